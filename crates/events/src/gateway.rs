@@ -1,0 +1,89 @@
+//! The event thumbflow's HTTP upload gateway publishes after storing an
+//! upload.
+//!
+//! Deliberately S3-shaped (a `Records` array, form-encoded key) so the
+//! normalizer reads it with the same code as S3 and MinIO, and so a
+//! deployment can swap the gateway for real S3 notifications without
+//! touching later stages. Only `eventSource` tells them apart.
+
+use serde::Serialize;
+
+use crate::json::to_json_text;
+use crate::key::encode_form_key;
+
+/// `eventSource` of gateway records.
+pub const GATEWAY_EVENT_SOURCE: &str = "thumbflow:gateway";
+
+#[derive(Serialize)]
+struct Notification<'a> {
+    #[serde(rename = "Records")]
+    records: [Record<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_version: &'static str,
+    event_source: &'static str,
+    aws_region: &'static str,
+    event_time: &'a str,
+    event_name: &'static str,
+    s3: S3<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct S3<'a> {
+    s3_schema_version: &'static str,
+    bucket: Bucket<'a>,
+    object: Object<'a>,
+}
+
+#[derive(Serialize)]
+struct Bucket<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Object<'a> {
+    key: String,
+    size: u64,
+    #[serde(rename = "eTag")]
+    etag: &'a str,
+    content_type: &'a str,
+}
+
+/// S3-style `ObjectCreated:Put` notification our HTTP gateway publishes
+/// after an upload: one record, `eventSource` [`GATEWAY_EVENT_SOURCE`], key
+/// form-encoded like S3's (`a b+c.jpg` -> `a+b%2Bc.jpg`), plus the object's
+/// `contentType`. `time` should be RFC 3339; [`normalize`](fn@crate::normalize)
+/// rejects it otherwise.
+pub fn gateway_put_event(
+    bucket: &str,
+    key: &str,
+    size: u64,
+    etag: &str,
+    content_type: &str,
+    time: &str,
+) -> String {
+    to_json_text(&Notification {
+        records: [Record {
+            event_version: "2.1",
+            event_source: GATEWAY_EVENT_SOURCE,
+            aws_region: "",
+            event_time: time,
+            event_name: "ObjectCreated:Put",
+            s3: S3 {
+                s3_schema_version: "1.0",
+                bucket: Bucket { name: bucket },
+                object: Object {
+                    key: encode_form_key(key),
+                    size,
+                    etag,
+                    content_type,
+                },
+            },
+        }],
+    })
+}
