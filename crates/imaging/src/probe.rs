@@ -1,0 +1,186 @@
+//! Header-only inspection: format, stored size, EXIF orientation.
+//!
+//! Opening a decoder here reads only headers (and metadata segments such as
+//! EXIF); the limits are checked on those numbers before any pixel buffer
+//! exists. `render` opens images through the same `open` so the two can
+//! never disagree about what is accepted.
+
+use std::io::Cursor;
+
+use image::metadata::Orientation;
+use image::{ImageDecoder, ImageError, ImageFormat, ImageReader};
+
+use crate::error::ImagingError;
+use crate::limits::Limits;
+use crate::orient;
+
+/// What the engine found in the source image's header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourceInfo {
+    /// Detected container format: `jpeg`, `png`, `gif`, `webp`, `bmp` or
+    /// `tiff`; recorded with the original and used in logs.
+    pub format: String,
+    /// Stored width in pixels, before orientation.
+    pub width: u32,
+    /// Stored height in pixels, before orientation.
+    pub height: u32,
+    /// EXIF orientation 1..=8 (1 when absent or invalid); 5..=8 swap the
+    /// displayed width and height.
+    pub orientation: u8,
+}
+
+impl SourceInfo {
+    /// Width and height as displayed (orientation applied): the size
+    /// recipes are fitted against.
+    pub fn displayed_size(&self) -> (u32, u32) {
+        orient::displayed_size(self.width, self.height, orient::from_exif(self.orientation))
+    }
+}
+
+/// Reads format, size and orientation from the header of `bytes`.
+///
+/// Rejects input over `limits` (encoded size, pixel count, side length)
+/// before any pixel buffer exists, unknown formats with
+/// [`ImagingError::UnsupportedFormat`] naming what was seen, and unreadable
+/// headers with [`ImagingError::Decode`].
+pub fn probe(bytes: &[u8], limits: &Limits) -> Result<SourceInfo, ImagingError> {
+    open(bytes, limits).map(|opened| opened.info)
+}
+
+/// A decoder whose header passed the limits, ready to decode pixels.
+pub(crate) struct Opened<D> {
+    /// The decoder, with strict `image::Limits` already set.
+    pub decoder: D,
+    /// What the header said.
+    pub info: SourceInfo,
+    /// `info.orientation` as the `image` crate's type.
+    pub orientation: Orientation,
+}
+
+/// Detects the format, opens a decoder, reads the header and checks limits.
+pub(crate) fn open<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<Opened<impl ImageDecoder + 'a>, ImagingError> {
+    limits.check_input_len(bytes.len())?;
+    if bytes.is_empty() {
+        return Err(ImagingError::UnsupportedFormat(
+            "empty input (0 bytes)".to_owned(),
+        ));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImagingError::Decode(format!("reading the header: {e}")))?;
+    let format = reader
+        .format()
+        .ok_or_else(|| ImagingError::UnsupportedFormat(describe_unknown(bytes)))?;
+    let name = supported_name(format)?;
+
+    // Dimension limits are checked by us (typed errors) once the header is
+    // read; until then only the allocation budget applies.
+    reader.limits(limits.alloc_only_limits());
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| map_image_error(name, e))?;
+    let (width, height) = decoder.dimensions();
+    limits.check_dimensions(width, height)?;
+    decoder
+        .set_limits(limits.decoder_limits())
+        .map_err(|e| map_image_error(name, e))?;
+    // A corrupt EXIF block must not cost the whole image: treat as upright.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+
+    Ok(Opened {
+        decoder,
+        info: SourceInfo {
+            format: name.to_owned(),
+            width,
+            height,
+            orientation: orientation.to_exif(),
+        },
+        orientation,
+    })
+}
+
+/// Our name for a format we decode, or why we don't.
+fn supported_name(format: ImageFormat) -> Result<&'static str, ImagingError> {
+    match format {
+        ImageFormat::Jpeg => Ok("jpeg"),
+        ImageFormat::Png => Ok("png"),
+        ImageFormat::Gif => Ok("gif"),
+        ImageFormat::WebP => Ok("webp"),
+        ImageFormat::Bmp => Ok("bmp"),
+        ImageFormat::Tiff => Ok("tiff"),
+        other => {
+            let seen = other.extensions_str().first().copied().unwrap_or("unknown");
+            Err(ImagingError::UnsupportedFormat(format!(
+                "{seen} (detected from its signature); this engine decodes jpeg, png, gif, webp, bmp and tiff"
+            )))
+        }
+    }
+}
+
+/// Says what unrecognised bytes look like, so a log line tells an HTML
+/// error page from a HEIC photo from random data.
+fn describe_unknown(bytes: &[u8]) -> String {
+    // ISO-BMFF (HEIC, AVIF, MP4, ...): `....ftypBRND`.
+    if let (Some(b"ftyp"), Some(brand)) = (bytes.get(4..8), bytes.get(8..12)) {
+        let brand: String = brand.iter().map(|&b| char::from(b)).collect();
+        return format!(
+            "ISO media file with brand {:?} (HEIC/AVIF/video are not supported)",
+            brand.trim()
+        );
+    }
+    let head = &bytes[..bytes.len().min(8)];
+    let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+    let text: String = head
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!(
+        "unrecognised data ({} bytes) starting with {} ({text:?})",
+        bytes.len(),
+        hex.join(" ")
+    )
+}
+
+/// Maps an `image` error for a known format to our error kinds.
+pub(crate) fn map_image_error(format: &str, err: ImageError) -> ImagingError {
+    match err {
+        ImageError::Unsupported(e) => ImagingError::UnsupportedFormat(format!("{format}: {e}")),
+        ImageError::Limits(e) => ImagingError::Decode(format!(
+            "{format}: {e} (the decoder's memory budget follows max_pixels)"
+        )),
+        ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ImagingError::Decode(format!("{format}: truncated input ({e})"))
+        }
+        other => ImagingError::Decode(format!("{format}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_describes_unknown_bytes() {
+        let text = describe_unknown(b"<!DOCTYPE html><html>");
+        assert!(text.contains("3c 21 44 4f 43 54 59 50"), "{text}");
+        assert!(text.contains("\"<!DOCTYP\""), "{text}");
+        let heic = describe_unknown(b"\0\0\0\x18ftypheic\0\0\0\0");
+        assert!(heic.contains("\"heic\""), "{heic}");
+    }
+
+    #[test]
+    fn probe_names_known_but_unsupported_formats() {
+        let err = supported_name(ImageFormat::Avif).unwrap_err();
+        assert!(err.to_string().contains("avif"), "{err}");
+        assert_eq!(supported_name(ImageFormat::WebP).unwrap(), "webp");
+    }
+}
