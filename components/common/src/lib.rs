@@ -1,0 +1,14 @@
+//! Shared Spin glue for thumbflow's trigger components.
+//!
+//! Each trigger component (gateway, normalizer, thumbnailer, notifier) is a
+//! thin adapter between Spin and a plain crate; what they all need from
+//! Spin lives here once:
+//! - [`vars`]: typed access to Spin variables, with errors naming the variable;
+//! - [`kv`]: the blob store and status records over Spin's key-value store;
+//! - [`bus`]: publishing on the pipeline's Redis channels;
+//! - [`clock`]: wall-clock time for events and status records.
+
+pub mod bus;
+pub mod clock;
+pub mod kv;
+pub mod vars;

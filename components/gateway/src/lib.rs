@@ -1,0 +1,313 @@
+//! HTTP gateway: uploads, raw events, objects and status.
+//!
+//! Routes (mounted at `/...`):
+//! - `PUT /objects/{key}[?bucket=b]`: store an image, publish an S3-style
+//!   ObjectCreated raw event; `201` with where to find status and thumbnail;
+//! - `POST /events`: publish a raw event (any supported format) unchanged on
+//!   the raw channel, `202`; CloudEvents binary mode is turned into
+//!   structured mode first (its attributes live in headers);
+//! - `GET /objects/{key}[?bucket=b]`: any stored object with its content type;
+//! - `GET /status/{key}[?bucket=b]`: the object's pipeline status as JSON;
+//! - `GET /healthz`.
+//!
+//! Write routes require `Authorization: Bearer <api_token>` when `api_token` is set.
+// spin-sdk's generated export needs `unsafe`; the code written here does not.
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use spin_sdk::http::{Params, Request, Response, Router};
+use spin_sdk::http_component;
+use thumbflow_events::{gateway_put_event, structured_from_binary, StageState, StageStatus};
+use thumbflow_glue::{bus::Bus, clock, kv, vars};
+
+/// Stage name used in status records.
+const STAGE: &str = "gateway";
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let mut router = Router::new();
+    router.get("/healthz", |_: Request, _: Params| {
+        json(200, &serde_json::json!({"status": "ok"}))
+    });
+    router.put("/objects/*", |req: Request, p: Params| {
+        respond(put_object(&req, &p))
+    });
+    router.get("/objects/*", |req: Request, p: Params| {
+        respond(get_object(&req, &p))
+    });
+    router.post("/events", |req: Request, _: Params| {
+        respond(post_event(&req))
+    });
+    router.get("/status/*", |req: Request, p: Params| {
+        respond(get_status(&req, &p))
+    });
+    router.any("/*", |_: Request, _: Params| error(404, "no such route"));
+    router.handle(req)
+}
+
+/// An HTTP error with its status code, as opposed to an internal failure.
+struct HttpError(u16, String);
+
+type Reply = Result<Response, HttpError>;
+
+impl From<anyhow::Error> for HttpError {
+    fn from(e: anyhow::Error) -> Self {
+        HttpError(500, format!("{e:#}"))
+    }
+}
+
+fn respond(reply: Reply) -> Response {
+    reply.unwrap_or_else(|HttpError(code, message)| {
+        if code >= 500 {
+            eprintln!("gateway error {code}: {message}");
+        }
+        error(code, &message)
+    })
+}
+
+fn json(code: u16, body: &serde_json::Value) -> Response {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .build()
+}
+
+fn error(code: u16, message: &str) -> Response {
+    json(code, &serde_json::json!({ "error": message }))
+}
+
+/// Reject the request unless it carries the configured bearer token.
+fn authorize(req: &Request) -> Result<(), HttpError> {
+    let token = vars::get("api_token")?;
+    if token.is_empty() {
+        return Ok(());
+    }
+    let given = req
+        .header("authorization")
+        .and_then(|v| v.as_str())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(HttpError(
+            401,
+            "missing or wrong bearer token (Authorization: Bearer <api_token>)".into(),
+        ))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Bucket (from `?bucket=` or the `bucket` variable) and decoded key from the wildcard.
+fn location(req: &Request, params: &Params) -> Result<(String, String), HttpError> {
+    let raw = params.wildcard().unwrap_or("");
+    let key = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| {
+            HttpError(
+                400,
+                "object key is not valid UTF-8 once percent-decoded".into(),
+            )
+        })?
+        .into_owned();
+    if key.is_empty() {
+        return Err(HttpError(
+            400,
+            "missing object key: use /objects/{key}".into(),
+        ));
+    }
+    let bucket = form_urlencoded::parse(req.query().as_bytes())
+        .find(|(name, _)| name == "bucket")
+        .map(|(_, value)| value.into_owned());
+    let bucket = match bucket {
+        Some(b) => b,
+        None => vars::get("bucket")?,
+    };
+    thumbflow_blob::validate_location(&bucket, &key).map_err(|e| HttpError(400, e.to_string()))?;
+    Ok((bucket, key))
+}
+
+fn put_object(req: &Request, params: &Params) -> Reply {
+    authorize(req)?;
+    let (bucket, key) = location(req, params)?;
+    let max: u64 = vars::parse("max_object_bytes")?;
+    let body = req.body();
+    if body.len() as u64 > max {
+        return Err(HttpError(
+            413,
+            format!(
+                "upload of {} bytes exceeds max_object_bytes = {max}",
+                body.len()
+            ),
+        ));
+    }
+    if body.is_empty() {
+        return Err(HttpError(400, "empty upload body".into()));
+    }
+    let content_type = content_type_for(req, &key);
+    let blobs = kv::blob_store(max)?;
+    let manifest = blobs
+        .put(&bucket, &key, body, &content_type, BTreeMap::new())
+        .map_err(|e| match e.is_retryable() {
+            true => HttpError(503, e.to_string()),
+            false => HttpError(400, e.to_string()),
+        })?;
+    let now = clock::now_rfc3339();
+    let event = gateway_put_event(
+        &bucket,
+        &key,
+        manifest.size,
+        &manifest.etag(),
+        &content_type,
+        &now,
+    );
+    let status = StageStatus {
+        state: StageState::Done,
+        at: now,
+        detail: Some(format!("stored {} bytes as {content_type}", manifest.size)),
+        retryable: None,
+    };
+    kv::record_stage(blobs.backend(), &bucket, &key, STAGE, status, |_| {})?;
+    Bus::open()
+        .and_then(|bus| bus.publish_to("raw_channel", event.as_bytes()))
+        .map_err(|e| {
+            HttpError(
+                503,
+                format!("object stored but its event was not published (PUT again): {e:#}"),
+            )
+        })?;
+    let encoded = encode_key(&key);
+    let query = format!(
+        "?bucket={}",
+        form_urlencoded::byte_serialize(bucket.as_bytes()).collect::<String>()
+    );
+    let prefix = vars::get("thumbnail_prefix")?;
+    Ok(json(
+        201,
+        &serde_json::json!({
+            "bucket": bucket,
+            "key": key,
+            "size": manifest.size,
+            "etag": manifest.etag(),
+            "sha256": manifest.sha256,
+            "content_type": content_type,
+            "status_url": format!("/status/{encoded}{query}"),
+            "thumbnail_url": format!("/objects/{}{encoded}{query}", encode_key(&prefix)),
+        }),
+    ))
+}
+
+fn get_object(req: &Request, params: &Params) -> Reply {
+    let (bucket, key) = location(req, params)?;
+    let blobs = kv::blob_store(u64::MAX)?;
+    let (manifest, bytes) = blobs
+        .get(&bucket, &key)
+        .map_err(|e| HttpError(if e.is_retryable() { 503 } else { 500 }, e.to_string()))?
+        .ok_or_else(|| HttpError(404, format!("no object {bucket}/{key}")))?;
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", manifest.content_type.as_str())
+        .header("etag", manifest.etag())
+        .header("cache-control", "no-cache")
+        .body(bytes)
+        .build())
+}
+
+fn post_event(req: &Request) -> Reply {
+    authorize(req)?;
+    let max: usize = vars::parse("max_event_bytes")?;
+    let body = req.body();
+    if body.len() > max {
+        return Err(HttpError(
+            413,
+            format!(
+                "event of {} bytes exceeds max_event_bytes = {max}",
+                body.len()
+            ),
+        ));
+    }
+    let payload = if req.header("ce-specversion").is_some() {
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .filter_map(|(name, value)| Some((name.to_owned(), value.as_str()?.to_owned())))
+            .collect();
+        structured_from_binary(&headers, body).map_err(|e| HttpError(400, e.to_string()))?
+    } else {
+        if body.is_empty() {
+            return Err(HttpError(400, "empty event body".into()));
+        }
+        body.to_vec()
+    };
+    let channel = Bus::open()
+        .and_then(|bus| bus.publish_to("raw_channel", &payload))
+        .context("publishing raw event")
+        .map_err(|e| HttpError(503, format!("{e:#}")))?;
+    Ok(json(
+        202,
+        &serde_json::json!({ "accepted": true, "channel": channel, "bytes": payload.len() }),
+    ))
+}
+
+fn get_status(req: &Request, params: &Params) -> Reply {
+    let (bucket, key) = location(req, params)?;
+    let store = kv::SpinKv::open()?;
+    let record = kv::read_status(&store, &bucket, &key)?
+        .ok_or_else(|| HttpError(404, format!("no status for {bucket}/{key}")))?;
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(record.to_json())
+        .build())
+}
+
+/// Content type of an upload: the request's, unless generic, else from the extension.
+fn content_type_for(req: &Request, key: &str) -> String {
+    let declared = req
+        .header("content-type")
+        .and_then(|v| v.as_str())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| {
+            !v.is_empty()
+                && v != "application/octet-stream"
+                && v != "application/x-www-form-urlencoded"
+        });
+    declared.unwrap_or_else(|| {
+        let ext = key
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "jpg" | "jpeg" | "jpe" => "image/jpeg",
+            "png" => "image/png",
+            "gif" => "image/gif",
+            "webp" => "image/webp",
+            "bmp" => "image/bmp",
+            "tif" | "tiff" => "image/tiff",
+            _ => "application/octet-stream",
+        }
+        .to_owned()
+    })
+}
+
+/// Percent-encode a key for a URL path, keeping `/` as the separator.
+fn encode_key(key: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(key, SEGMENT).to_string()
+}
