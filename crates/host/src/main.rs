@@ -1,0 +1,147 @@
+//! `thumbflow`: the project's own wasmtime host.
+//!
+//! `thumbflow render FILES… --out DIR [--recipe SPEC]…` runs the pipeline's
+//! thumbnail engine (`thumbnailer_core.wasm`, the very file `spin.toml` wires
+//! in) on local files.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use thumbflow::cores::{ImageFormat, ImageLimits};
+use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
+
+#[derive(Parser)]
+#[command(name = "thumbflow", version, about = "thumbflow's wasmtime host")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render thumbnails of local files with the thumbnail engine component.
+    Render(RenderArgs),
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// Image files to thumbnail.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Directory the thumbnails are written to (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Recipe in the engine's syntax, e.g. `thumb=300x300,jpeg,q82` (repeatable; default: the 300x300 JPEG).
+    #[arg(long = "recipe")]
+    recipes: Vec<String>,
+    /// The thumbnail engine component.
+    #[arg(
+        long,
+        env = "THUMBFLOW_THUMBNAILER",
+        default_value = "target/wasm32-wasip2/release/thumbnailer_core.wasm"
+    )]
+    component: PathBuf,
+    /// Largest image (width × height from its header) accepted.
+    #[arg(long, default_value_t = 100_000_000)]
+    max_pixels: u64,
+    /// Memory limit of one engine instance, in MiB.
+    #[arg(long, default_value_t = 512)]
+    max_memory_mib: usize,
+    /// Deadline of one render, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => render(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
+    let limits = InvocationLimits {
+        memory_bytes: args.max_memory_mib << 20,
+        deadline: Duration::from_secs(args.timeout_secs),
+    };
+    let runtime = Runtime::new(limits)?;
+    let core = ThumbnailerCore::load(&runtime, &args.component)
+        .context("loading the thumbnail engine (run `make build` first?)")?;
+    let recipes = core
+        .parse_recipes(&args.recipes.join(";"))
+        .context("parsing --recipe")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let image_limits = ImageLimits {
+        max_pixels: args.max_pixels,
+        max_side: 16_384,
+        max_input_bytes: u64::try_from(limits.memory_bytes).unwrap_or(u64::MAX),
+    };
+    let mut failures = 0usize;
+    for file in &args.files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                println!("{}: cannot read: {e}", file.display());
+                failures += 1;
+                continue;
+            }
+        };
+        let started = Instant::now();
+        match core.render(&bytes, &recipes, &image_limits) {
+            Ok(rendered) => {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                for r in rendered {
+                    let out = output_path(&args.out, &name, &r.recipe, r.format);
+                    std::fs::write(&out, &r.bytes)
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    println!(
+                        "{}: {} {}x{} {} bytes in {ms:.1} ms -> {}",
+                        file.display(),
+                        r.recipe,
+                        r.width,
+                        r.height,
+                        r.bytes.len(),
+                        out.display()
+                    );
+                }
+            }
+            Err(e) => {
+                println!("{}: {e}", file.display());
+                failures += 1;
+            }
+        }
+    }
+    if failures > 0 {
+        println!("{failures} of {} files failed", args.files.len());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `DIR/{file stem}.{recipe}.{ext}`, e.g. `out/photo.thumb.jpg`.
+fn output_path(dir: &Path, file_name: &str, recipe: &str, format: ImageFormat) -> PathBuf {
+    let stem = file_name
+        .rsplit_once('.')
+        .map_or(file_name, |(stem, _)| stem);
+    let ext = match format {
+        ImageFormat::Jpeg => "jpg",
+        ImageFormat::Png => "png",
+        ImageFormat::Webp => "webp",
+    };
+    dir.join(format!("{stem}.{recipe}.{ext}"))
+}
