@@ -11,7 +11,7 @@
 //! - [`layout`]: the key names (manifest, chunks, thumbnails) and their validation;
 //! - [`manifest`]: the manifest record;
 //! - [`store`]: [`BlobStore`], the put/get/head/delete protocol over a [`KvBackend`];
-//! - [`error`]: [`BlobError`].
+//! - [`error`]: the error type, [`BlobError`].
 #![deny(missing_docs)]
 
 pub mod error;

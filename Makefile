@@ -1,0 +1,51 @@
+# thumbflow: one target, one job. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+WASM_TARGET := wasm32-wasip2
+WASM_DIR    := target/$(WASM_TARGET)/release
+CORES       := normalizer_core thumbnailer_core notifier_core
+GLUES       := gateway normalizer thumbnailer notifier
+PACKAGES    := normalizer-core thumbnailer-core notifier-core gateway normalizer thumbnailer notifier
+
+# Tools installed by this Makefile live inside the clone.
+TOOLS_DIR          := $(CURDIR)/.tools
+WASM_TOOLS_VERSION := 1.243.0
+WASM_TOOLS         := $(shell command -v wasm-tools 2>/dev/null || echo $(TOOLS_DIR)/bin/wasm-tools)
+
+.PHONY: help wasm-target build check-components test test-native lint up bench fmt
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(TOOLS_DIR)/bin/wasm-tools:
+	cargo install wasm-tools --locked --version $(WASM_TOOLS_VERSION) --root $(TOOLS_DIR)
+
+wasm-target:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+build: wasm-target ## Build all seven components into target/wasm32-wasip2/release (where spin.toml expects them)
+	cargo build --target $(WASM_TARGET) --release $(addprefix -p ,$(PACKAGES))
+	@for c in $(CORES) $(GLUES); do test -f $(WASM_DIR)/$$c.wasm || { echo "missing $(WASM_DIR)/$$c.wasm"; exit 1; }; done
+	@ls -l $(addprefix $(WASM_DIR)/,$(addsuffix .wasm,$(CORES) $(GLUES)))
+
+check-components: build $(if $(filter $(TOOLS_DIR)/%,$(WASM_TOOLS)),$(TOOLS_DIR)/bin/wasm-tools) ## Prove cores import only WASI and glues export their Spin trigger interface
+	WASM_TOOLS=$(WASM_TOOLS) tests/check-components.sh $(WASM_DIR)
+
+test-native: ## Unit and component tests of the native crates (needs `make build` first)
+	cargo test
+
+test: check-components test-native ## Build everything, check the components, run every test
+
+lint: wasm-target ## rustfmt and clippy (native crates and wasm components), warnings are errors
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target $(WASM_TARGET) --release $(addprefix -p ,$(PACKAGES)) -p thumbflow-glue -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+up: ## Run the pipeline (not yet: `thumbflow up` is issue #3)
+	@echo "make up needs the thumbflow host's 'up' command, which is the next issue (#3); not available yet." >&2
+	@echo "Until then: 'make build' and run spin.toml with real Spin: spin up --from spin.toml" >&2
+	@exit 2

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Proves, from the built .wasm files, the component contract spin.toml relies on:
+# each core (engine) component imports nothing but WASI and exports its port;
+# each glue component exports the Spin trigger interface it is triggered by.
+# Usage: tests/check-components.sh target/wasm32-wasip2/release   (WASM_TOOLS=path optional)
+set -euo pipefail
+dir=${1:?usage: check-components.sh WASM_DIR}
+wt=${WASM_TOOLS:-wasm-tools}
+fail=0
+
+wit() { "$wt" component wit "$dir/$1.wasm"; }
+
+check_core() { # name, exported interface
+  local name=$1 port=$2 out imports bad
+  out=$(wit "$name")
+  imports=$(grep -E '^\s*import ' <<<"$out" | sed -E 's/^\s*import //; s/;$//')
+  echo "== $name.wasm imports:"; sed 's/^/     /' <<<"$imports"
+  bad=$(grep -vE '^wasi:' <<<"$imports" || true)
+  if [[ -n "$bad" ]]; then echo "FAIL $name imports non-WASI interfaces: $bad"; fail=1; fi
+  if grep -qE "^\s*export $port;" <<<"$out"; then echo "ok   $name exports $port"
+  else echo "FAIL $name does not export $port"; fail=1; fi
+}
+
+check_glue() { # name, trigger export, engine import (optional)
+  local name=$1 trigger=$2 engine=${3:-} out
+  out=$(wit "$name")
+  echo "== $name.wasm exports:"; grep -E '^\s*export ' <<<"$out" | sed -E 's/^\s*/     /'
+  if grep -qE "^\s*export $trigger" <<<"$out"; then echo "ok   $name exports $trigger"
+  else echo "FAIL $name does not export $trigger"; fail=1; fi
+  if [[ -n "$engine" ]]; then
+    if grep -qE "^\s*import $engine;" <<<"$out"; then echo "ok   $name imports its engine $engine"
+    else echo "FAIL $name does not import $engine"; fail=1; fi
+  fi
+}
+
+check_core normalizer_core  'thumbflow:pipeline/normalize@0.1.0'
+check_core thumbnailer_core 'thumbflow:pipeline/thumbnail@0.1.0'
+check_core notifier_core    'thumbflow:pipeline/notify@0.1.0'
+check_glue gateway     'wasi:http/incoming-handler@0\.2\.[0-9]+'
+check_glue normalizer  'fermyon:spin/inbound-redis' 'thumbflow:pipeline/normalize@0.1.0'
+check_glue thumbnailer 'fermyon:spin/inbound-redis' 'thumbflow:pipeline/thumbnail@0.1.0'
+check_glue notifier    'fermyon:spin/inbound-redis' 'thumbflow:pipeline/notify@0.1.0'
+
+if [[ $fail -ne 0 ]]; then echo "component contract check FAILED"; exit 1; fi
+echo "component contract check passed: 3 cores import only WASI, 4 glues export their trigger"
