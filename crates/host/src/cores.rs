@@ -82,7 +82,7 @@ fn compile(runtime: &Runtime, path: &Path) -> anyhow::Result<(Component, Linker<
 /// A store for one invocation, with the runtime's memory limit and deadline.
 fn store(runtime: &Runtime) -> Store<HostState> {
     let mut store = Store::new(runtime.engine(), HostState::new(runtime.limits()));
-    store.limiter(|state| &mut state.limits);
+    store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(runtime.limits().deadline_ticks());
     store
 }
@@ -176,12 +176,27 @@ impl ThumbnailerCore<'_> {
         recipes: &[Recipe],
         limits: &ImageLimits,
     ) -> Result<Vec<Rendered>, CallError> {
-        let (mut store, instance) = self.instantiate()?;
+        self.render_measured(image, recipes, limits).0
+    }
+
+    /// [`Self::render`], also returning the peak linear memory of the
+    /// instance in bytes (what the memory targets are measured with).
+    pub fn render_measured(
+        &self,
+        image: &[u8],
+        recipes: &[Recipe],
+        limits: &ImageLimits,
+    ) -> (Result<Vec<Rendered>, CallError>, usize) {
+        let (mut store, instance) = match self.instantiate() {
+            Ok(pair) => pair,
+            Err(e) => return (Err(e), 0),
+        };
         let answer = instance
             .thumbflow_pipeline_thumbnail()
             .call_render(&mut store, image, recipes, *limits)
-            .map_err(trap)?;
-        answer.map_err(CallError::from)
+            .map_err(trap)
+            .and_then(|answer| answer.map_err(CallError::from));
+        (answer, store.data().peak_memory())
     }
 }
 

@@ -1,7 +1,10 @@
 //! Per-invocation limits: how much memory a component instance may grow to
-//! and how long one call may run.
+//! and how long one call may run, and the limiter that enforces the first
+//! while recording the peak (for the memory figures in the benchmarks).
 
 use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
 
 /// Limits applied to every instance the host creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,5 +33,54 @@ impl InvocationLimits {
         u64::try_from(self.deadline.as_millis().div_ceil(tick))
             .unwrap_or(u64::MAX)
             .max(1)
+    }
+}
+
+/// Enforces the memory limit on every linear memory of an instance and
+/// remembers the largest size any of them reached.
+#[derive(Debug)]
+pub struct MemoryLimiter {
+    limit: usize,
+    peak: usize,
+}
+
+impl MemoryLimiter {
+    /// A limiter allowing each linear memory up to `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self { limit, peak: 0 }
+    }
+
+    /// Largest size, in bytes, that any linear memory of the instance grew to.
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limit && maximum.is_none_or(|max| desired <= max);
+        if allowed {
+            self.peak = self.peak.max(desired);
+            Ok(true)
+        } else {
+            Err(wasmtime::format_err!(
+                "linear memory would grow to {desired} bytes, over the {} byte limit",
+                self.limit
+            ))
+        }
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(maximum.is_none_or(|max| desired <= max))
     }
 }

@@ -1,17 +1,17 @@
 //! The state every store carries: WASI context, resource table, limits.
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::limits::MemoryLimiter;
 use crate::InvocationLimits;
 
 /// Per-instance host state: one per store, one store per invocation.
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    /// Memory limits enforced through the store's resource limiter.
-    pub(crate) limits: StoreLimits,
+    /// Memory limit enforced through the store's resource limiter.
+    pub(crate) limiter: MemoryLimiter,
 }
 
 impl HostState {
@@ -20,11 +20,15 @@ impl HostState {
         Self {
             wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limiter: MemoryLimiter::new(limits.memory_bytes),
         }
+    }
+}
+
+impl HostState {
+    /// Largest linear memory size the instance reached, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.limiter.peak()
     }
 }
 
