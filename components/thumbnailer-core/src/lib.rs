@@ -70,6 +70,8 @@ fn from_wit_limits(l: &Limits) -> imaging::Limits {
         max_pixels: l.max_pixels,
         max_side: l.max_side,
         max_input_bytes: l.max_input_bytes,
+        max_frames: l.max_frames,
+        memory_budget: l.memory_budget,
     }
 }
 
@@ -105,6 +107,7 @@ fn to_wit_recipe(r: imaging::Recipe) -> Recipe {
         quality: r.quality,
         upscale: r.upscale,
         background: u32::from_be_bytes([0, red, green, blue]),
+        max_bytes: r.max_bytes,
     }
 }
 
@@ -124,5 +127,6 @@ fn from_wit_recipe(r: Recipe) -> imaging::Recipe {
         quality: r.quality,
         upscale: r.upscale,
         background: [red, green, blue],
+        max_bytes: r.max_bytes,
     }
 }

@@ -86,6 +86,8 @@ fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         max_pixels: args.max_pixels,
         max_side: 16_384,
         max_input_bytes: u64::try_from(limits.memory_bytes).unwrap_or(u64::MAX),
+        max_frames: 10_000,
+        memory_budget: u64::try_from(limits.memory_bytes).unwrap_or(u64::MAX),
     };
     let mut failures = 0usize;
     for file in &args.files {

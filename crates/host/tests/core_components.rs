@@ -42,6 +42,8 @@ fn limits() -> ImageLimits {
         max_pixels: 100_000_000,
         max_side: 16_384,
         max_input_bytes: 64 << 20,
+        max_frames: 10_000,
+        memory_budget: 512 << 20,
     }
 }
 

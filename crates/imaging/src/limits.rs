@@ -24,6 +24,10 @@ pub struct Limits {
     pub max_side: u32,
     /// Largest encoded input accepted, in bytes; checked before parsing.
     pub max_input_bytes: u64,
+    /// Most frames an animated input may declare (only the first is rendered).
+    pub max_frames: u32,
+    /// Most memory a decode may need, in bytes, estimated from the header.
+    pub memory_budget: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +38,8 @@ impl Default for Limits {
             max_pixels: 100_000_000,
             max_side: 16_384,
             max_input_bytes: 64 * 1024 * 1024,
+            max_frames: 10_000,
+            memory_budget: 1 << 30,
         }
     }
 }
@@ -114,6 +120,7 @@ mod tests {
             max_pixels: 100,
             max_side: 50,
             max_input_bytes: 10,
+            ..Limits::default()
         };
         assert!(l.check_dimensions(50, 2).is_ok());
         assert!(l.check_dimensions(10, 10).is_ok());

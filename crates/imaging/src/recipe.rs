@@ -89,6 +89,8 @@ pub struct Recipe {
     pub upscale: bool,
     /// Background (RGB) that transparent pixels are flattened onto for JPEG.
     pub background: [u8; 3],
+    /// Largest encoded size wanted, in bytes (`None`: `quality` as is).
+    pub max_bytes: Option<u32>,
 }
 
 impl Default for Recipe {
@@ -105,6 +107,7 @@ impl Default for Recipe {
             quality: 82,
             upscale: false,
             background: [255, 255, 255],
+            max_bytes: None,
         }
     }
 }
@@ -389,6 +392,7 @@ mod tests {
                 quality: 5,
                 upscale: true,
                 background: [0x10, 0x20, 0x30],
+                max_bytes: None,
             }]
         );
     }
