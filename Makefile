@@ -13,7 +13,7 @@ TOOLS_DIR          := $(CURDIR)/.tools
 WASM_TOOLS_VERSION := 1.243.0
 WASM_TOOLS         := $(shell command -v wasm-tools 2>/dev/null || echo $(TOOLS_DIR)/bin/wasm-tools)
 
-.PHONY: help wasm-target build check-components test test-native lint up bench fmt
+.PHONY: help wasm-target host build check-components test test-native lint up bench fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,7 +45,8 @@ lint: wasm-target ## rustfmt and clippy (native crates and wasm components), war
 fmt: ## Format the code
 	cargo fmt --all
 
-up: ## Run the pipeline (not yet: `thumbflow up` is issue #3)
-	@echo "make up needs the thumbflow host's 'up' command, which is the next issue (#3); not available yet." >&2
-	@echo "Until then: 'make build' and run spin.toml with real Spin: spin up --from spin.toml" >&2
-	@exit 2
+host: ## Build the thumbflow host (release)
+	cargo build --release -p thumbflow
+
+up: build host ## Run the pipeline on thumbflow's host: REDIS_URL, or a local redis-server it starts; Ctrl-C stops both
+	scripts/up.sh

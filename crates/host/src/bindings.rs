@@ -17,3 +17,18 @@ pub mod thumbnailer {
 pub mod notifier {
     wasmtime::component::bindgen!({ path: "../../wit", world: "notifier-core" });
 }
+
+/// Bindings for the Spin interfaces the host provides (`wit/host.wit`,
+/// Spin's own WIT vendored under `wit/deps` by `wit/vendor.sh`).
+pub mod spin {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "thumbflow:host/spin-redis",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "fermyon:spin/key-value@2.0.0.store": crate::spin::kv::StoreHandle,
+            "fermyon:spin/redis@2.0.0.connection": crate::spin::redis::ConnectionHandle,
+        },
+    });
+}

@@ -1,8 +1,10 @@
 //! `thumbflow`: the project's own wasmtime host.
 //!
-//! `thumbflow render FILES… --out DIR [--recipe SPEC]…` runs the pipeline's
-//! thumbnail engine (`thumbnailer_core.wasm`, the very file `spin.toml` wires
-//! in) on local files.
+//! - `thumbflow up [--manifest spin.toml] [--listen ADDR] [--state-dir .spin]
+//!   [--variable K=V]…` runs the application the way `spin up` does;
+//! - `thumbflow render FILES… --out DIR [--recipe SPEC]…` runs the pipeline's
+//!   thumbnail engine (`thumbnailer_core.wasm`, the very file `spin.toml`
+//!   wires in) on local files.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,8 +24,41 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a Spin application (manifest version 2) on this host.
+    Up(UpArgs),
     /// Render thumbnails of local files with the thumbnail engine component.
     Render(RenderArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// The application manifest.
+    #[arg(
+        long = "manifest",
+        alias = "from",
+        short = 'f',
+        default_value = "spin.toml"
+    )]
+    manifest: PathBuf,
+    /// Address the HTTP trigger listens on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: std::net::SocketAddr,
+    /// Directory for host state (the key-value database).
+    #[arg(long, default_value = ".spin")]
+    state_dir: PathBuf,
+    /// Set an application variable, `NAME=VALUE` (repeatable; wins over SPIN_VARIABLE_NAME).
+    #[arg(long = "variable", value_parser = parse_variable)]
+    variables: Vec<(String, String)>,
+    /// Memory limit of one component instance, in MiB.
+    #[arg(long, default_value_t = 512)]
+    max_memory_mib: usize,
+    /// Deadline of one invocation, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
+}
+
+fn parse_variable(s: &str) -> Result<(String, String), String> {
+    thumbflow::manifest::parse_variable_flag(s).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]
@@ -58,6 +93,7 @@ struct RenderArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(args) => up(args),
         Command::Render(args) => render(&args),
     };
     match result {
@@ -67,6 +103,39 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let limits = InvocationLimits {
+        memory_bytes: args.max_memory_mib << 20,
+        deadline: Duration::from_secs(args.timeout_secs),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let engine = std::sync::Arc::new(Runtime::new(limits)?);
+        let options = thumbflow::app::AppOptions {
+            manifest: args.manifest,
+            state_dir: args.state_dir,
+            variables: args.variables,
+        };
+        let app = std::sync::Arc::new(thumbflow::app::App::load(engine, &options)?);
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("Shutting down");
+        };
+        thumbflow::up::run(app, listener, shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {

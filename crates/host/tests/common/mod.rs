@@ -1,0 +1,277 @@
+//! Harness for the pipeline tests: a real `redis-server` on a free port,
+//! the repo's `spin.toml` and real `.wasm` files on our host in-process on
+//! port 0, and waiting on conditions with deadlines (no sleeps as asserts).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thumbflow::app::{App, AppOptions};
+use thumbflow::{InvocationLimits, Runtime};
+
+/// Repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A `redis-server` owned by one test, killed on drop.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    pub fn start() -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server not found on PATH: install it (apt-get install redis-server)");
+        let redis = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_until(
+            Duration::from_secs(10),
+            "redis-server to accept connections",
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Poll `check` until it holds or the deadline passes (then panic naming `what`).
+pub fn wait_until(deadline: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pipeline running on our host, shut down on drop.
+pub struct Pipeline {
+    pub app: Arc<App>,
+    pub base: String,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _state: tempfile::TempDir,
+}
+
+impl Pipeline {
+    /// Start `manifest` with `variables` (plus `redis_address`) against `redis`.
+    pub async fn start_with(
+        manifest: &Path,
+        redis: &Redis,
+        variables: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let state = tempfile::tempdir()?;
+        let mut vars = vec![("redis_address".to_owned(), redis.url())];
+        vars.extend(
+            variables
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let options = AppOptions {
+            manifest: manifest.to_owned(),
+            state_dir: state.path().to_owned(),
+            variables: vars,
+        };
+        let runtime = Arc::new(Runtime::new(InvocationLimits::default())?);
+        let app =
+            Arc::new(tokio::task::spawn_blocking(move || App::load(runtime, &options)).await??);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let app = app.clone();
+            async move {
+                let _ = thumbflow::up::run(app, listener, async {
+                    let _ = rx.await;
+                })
+                .await;
+            }
+        });
+        let pipeline = Self {
+            app,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _state: state,
+        };
+        pipeline.wait_subscribed(redis).await;
+        Ok(pipeline)
+    }
+
+    pub async fn start(redis: &Redis, variables: &[(&str, &str)]) -> Self {
+        Self::start_with(&root().join("spin.toml"), redis, variables)
+            .await
+            .unwrap()
+    }
+
+    /// Wait until every channel has a subscriber, so no published event is lost.
+    async fn wait_subscribed(&self, redis: &Redis) {
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let channels: Vec<String> = self.app.redis.iter().map(|s| s.channel.clone()).collect();
+        let start = Instant::now();
+        loop {
+            let mut cmd = redis::cmd("PUBSUB");
+            cmd.arg("NUMSUB");
+            for c in &channels {
+                cmd.arg(c);
+            }
+            let counts: Vec<redis::Value> = cmd.query_async(&mut conn).await.unwrap();
+            let subscribed = counts
+                .chunks(2)
+                .all(|pair| matches!(pair.get(1), Some(redis::Value::Int(n)) if *n > 0));
+            if subscribed {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "host never subscribed to {channels:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> reqwest::Response {
+        self.http
+            .put(self.url(&format!("/objects/{key}")))
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn status(&self, key: &str) -> Option<serde_json::Value> {
+        let response = self
+            .http
+            .get(self.url(&format!("/status/{key}")))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 404 {
+            return None;
+        }
+        Some(response.json().await.unwrap())
+    }
+
+    /// Poll `/status/{key}` until `done(status)` or the deadline.
+    pub async fn wait_status(
+        &self,
+        key: &str,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.status(key).await {
+                if done(&status) {
+                    return status;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "timed out waiting for {what}; last status {status:#}"
+                );
+            } else {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "timed out waiting for {what}; no status for {key}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A blob store over the same key-value database the components use.
+    pub fn blobs(&self) -> thumbflow_blob::BlobStore<thumbflow::spin::kv::DefaultStore> {
+        let db = Arc::new(thumbflow::spin::kv::KvDatabase::open(&self.app.kv_path).unwrap());
+        thumbflow_blob::BlobStore::new(thumbflow::spin::kv::DefaultStore(db), u64::MAX)
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// `stage` of a status record is in `state`.
+pub fn stage_is(status: &serde_json::Value, stage: &str, state: &str) -> bool {
+    status["stages"][stage]["state"] == state
+}
+
+/// A real photo stored rotated (EXIF orientation 6) and the size its
+/// thumbnail must have when displayed upright: from the corpus when present
+/// (1920x1280 stored, 1280x1920 displayed), else a committed fixture
+/// (270x480 stored, 480x270 displayed).
+pub fn photo() -> (String, Vec<u8>, (u32, u32)) {
+    let corpus = std::env::var("THUMBFLOW_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("../shared/corpus"));
+    let from_corpus = corpus.join("mate_Storm_orient6.jpg");
+    if let Ok(bytes) = std::fs::read(&from_corpus) {
+        return (from_corpus.display().to_string(), bytes, (200, 300));
+    }
+    let fixture = root().join("tests/fixtures/images/orient6.jpg");
+    (
+        fixture.display().to_string(),
+        std::fs::read(&fixture).unwrap(),
+        (300, 169),
+    )
+}
