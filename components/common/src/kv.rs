@@ -71,3 +71,37 @@ pub fn record_stage(
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("writing status record {skey:?}"))
 }
+
+/// Store key of the list of recently rejected raw events (they name no object).
+pub const REJECTS_KEY: &str = "status/_rejected";
+/// How many rejected events are kept.
+const REJECTS_KEPT: usize = 50;
+
+/// Remember a rejected raw event (newest first, bounded), so `GET /status`
+/// shows what was wrong with events that name no object to hang a status on.
+pub fn record_reject(kv: &SpinKv, at: &str, error: &str, raw: &[u8]) -> anyhow::Result<()> {
+    let mut list = read_rejects(kv)?;
+    let preview: String = String::from_utf8_lossy(&raw[..raw.len().min(200)]).into_owned();
+    list.insert(
+        0,
+        serde_json::json!({ "at": at, "error": error, "bytes": raw.len(), "preview": preview }),
+    );
+    list.truncate(REJECTS_KEPT);
+    kv.set(
+        REJECTS_KEY,
+        serde_json::Value::Array(list).to_string().as_bytes(),
+    )
+    .map_err(anyhow::Error::msg)
+    .context("writing the rejected-events list")
+}
+
+/// The recently rejected raw events, newest first.
+pub fn read_rejects(kv: &SpinKv) -> anyhow::Result<Vec<serde_json::Value>> {
+    let raw = kv
+        .get(REJECTS_KEY)
+        .map_err(anyhow::Error::msg)
+        .context("reading the rejected-events list")?;
+    Ok(raw
+        .and_then(|bytes| serde_json::from_slice::<Vec<serde_json::Value>>(&bytes).ok())
+        .unwrap_or_default())
+}

@@ -8,6 +8,7 @@
 //!   structured mode first (its attributes live in headers);
 //! - `GET /objects/{key}[?bucket=b]`: any stored object with its content type;
 //! - `GET /status/{key}[?bucket=b]`: the object's pipeline status as JSON;
+//! - `GET /status`: the recently rejected raw events (malformed ones name no object);
 //! - `GET /healthz`.
 //!
 //! Write routes require `Authorization: Bearer <api_token>` when `api_token` is set.
@@ -43,6 +44,7 @@ fn handle(req: Request) -> Response {
     router.get("/status/*", |req: Request, p: Params| {
         respond(get_status(&req, &p))
     });
+    router.get("/status", |_: Request, _: Params| respond(get_rejects()));
     router.any("/*", |_: Request, _: Params| error(404, "no such route"));
     router.handle(req)
 }
@@ -264,6 +266,16 @@ fn get_status(req: &Request, params: &Params) -> Reply {
         .header("content-type", "application/json")
         .body(record.to_json())
         .build())
+}
+
+/// The recently rejected raw events (malformed events name no object).
+fn get_rejects() -> Reply {
+    let store = kv::SpinKv::open()?;
+    let rejects = kv::read_rejects(&store)?;
+    Ok(json(
+        200,
+        &serde_json::json!({ "rejected_events": rejects }),
+    ))
 }
 
 /// Content type of an upload: the request's, unless generic, else from the extension.

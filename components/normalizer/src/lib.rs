@@ -30,10 +30,15 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
         received_at: clock::now_rfc3339(),
         max_event_bytes: vars::parse("max_event_bytes")?,
     };
-    let outcomes = normalize(&message, &options).map_err(|e| match e {
-        StageError::Reject(m) => anyhow::anyhow!("raw event rejected (retry will not help): {m}"),
-        StageError::Retry(m) => anyhow::anyhow!("raw event failed (retryable): {m}"),
-    })?;
+    let outcomes = match normalize(&message, &options) {
+        Ok(outcomes) => outcomes,
+        Err(StageError::Reject(m)) => {
+            let store = kv::SpinKv::open()?;
+            kv::record_reject(&store, &options.received_at, &m, &message)?;
+            anyhow::bail!("raw event rejected (retry will not help): {m}")
+        }
+        Err(StageError::Retry(m)) => anyhow::bail!("raw event failed (retryable): {m}"),
+    };
     if outcomes.is_empty() {
         println!("raw event carried no records");
     }

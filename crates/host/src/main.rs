@@ -112,6 +112,7 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let limits = InvocationLimits {
         memory_bytes: args.max_memory_mib << 20,

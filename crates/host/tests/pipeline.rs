@@ -284,7 +284,7 @@ async fn bad_inputs_leave_clear_errors_and_the_pipeline_goes_on() {
         "{status:#}"
     );
 
-    // A malformed event is rejected by the normalizer (logged); the next good upload still succeeds.
+    // A malformed event is rejected by the normalizer, logged and listed at GET /status.
     let r = p
         .http
         .post(p.url("/events"))
@@ -293,6 +293,31 @@ async fn bad_inputs_leave_clear_errors_and_the_pipeline_goes_on() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
+    let start = std::time::Instant::now();
+    let rejected = loop {
+        let list: serde_json::Value = p
+            .http
+            .get(p.url("/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(first) = list["rejected_events"].get(0) {
+            break first.clone();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "malformed event never listed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    assert!(
+        rejected["error"].as_str().unwrap().contains("s3"),
+        "names what is wrong: {rejected:#}"
+    );
+    // The next good upload still succeeds.
     assert_eq!(p.put("after.jpg", bytes, "image/jpeg").await.status(), 201);
     let status = p
         .wait_status("after.jpg", "good upload after bad ones", thumbnail_done)
@@ -325,5 +350,29 @@ async fn manifest_guards_deny_ungranted_stores_and_hosts() {
     assert!(
         body.contains("AccessDenied") || body.contains("access"),
         "Spin's access-denied error, got {body}"
+    );
+
+    drop(p);
+
+    // The gateway may only reach another Redis: publishing gets Spin's invalid-address error.
+    let guarded = manifest
+        .replacen(
+            r#"allowed_outbound_hosts = ["{{ redis_address }}"]"#,
+            r#"allowed_outbound_hosts = ["redis://127.0.0.1:1"]"#,
+            1,
+        )
+        .replace(
+            "target/wasm32-wasip2",
+            &format!("{}/target/wasm32-wasip2", root.display()),
+        );
+    std::fs::write(&path, guarded).unwrap();
+    let p = Pipeline::start_with(&path, &redis, &[]).await.unwrap();
+    let (_, bytes, _) = photo();
+    let r = p.put("y.jpg", bytes, "image/jpeg").await;
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("InvalidAddress"),
+        "Spin's invalid-address error, got {body}"
     );
 }

@@ -123,7 +123,7 @@ impl HostStore for HostState {
         let Some(spin) = self.spin.as_ref() else {
             return Ok(Err(Error::AccessDenied));
         };
-        if !spin.grants.key_value_stores.iter().any(|s| *s == label) {
+        if !spin.grants.key_value_stores.contains(&label) {
             eprintln!(
                 "[{}] key-value store {label:?} is not in the component's key_value_stores: access denied",
                 spin.grants.component
