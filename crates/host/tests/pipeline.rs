@@ -376,3 +376,44 @@ async fn manifest_guards_deny_ungranted_stores_and_hosts() {
         "Spin's invalid-address error, got {body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_routes_require_the_bearer_token_when_set() {
+    let redis = Redis::start();
+    let p = Pipeline::start(&redis, &[("api_token", "s3cret-token")]).await;
+    let (_, bytes, _) = photo();
+    assert_eq!(
+        p.put("t.jpg", bytes.clone(), "image/jpeg").await.status(),
+        401
+    );
+    let r = p
+        .http
+        .post(p.url("/events"))
+        .body(CLOUDTRAIL)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = p
+        .http
+        .put(p.url("/objects/t.jpg"))
+        .bearer_auth("wrong")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = p
+        .http
+        .put(p.url("/objects/t.jpg"))
+        .bearer_auth("s3cret-token")
+        .header("content-type", "image/jpeg")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Reads stay open.
+    let status = p.wait_status("t.jpg", "thumbnail", thumbnail_done).await;
+    assert!(stage_is(&status, "thumbnailer", "done"), "{status:#}");
+}
