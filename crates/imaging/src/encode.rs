@@ -6,41 +6,96 @@
 //! - WebP: lossless only (the `image` crate has no lossy WebP encoder); fine
 //!   for thumbnails, but larger than a lossy WebP would be.
 //!
+//! - `max_bytes`: JPEG quality is lowered by binary search until the
+//!   output fits; see [`encode`].
+//!
 //! No metadata is written: the pixels are already upright, so an EXIF
 //! orientation tag would only make viewers rotate them again.
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
-use image::{ExtendedColorType, ImageEncoder};
+use image::{ExtendedColorType, ImageEncoder, RgbImage};
 
+use crate::error::ImagingError;
 use crate::pixels::{flatten, Pixels};
 use crate::recipe::{OutputFormat, Recipe};
 
-/// Encodes `pixels` as the recipe's format; errors carry a message naming
-/// the format.
-pub(crate) fn encode(pixels: Pixels, recipe: &Recipe) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let result = match recipe.format {
+/// Encodes `pixels` as the recipe's format, honouring `max_bytes`.
+///
+/// JPEG over `max_bytes` is re-encoded at lower qualities, found by binary
+/// search over `1..quality` (at most 7 more encodes of a thumbnail-sized
+/// image): the result is the highest quality that fits. If even quality 1
+/// does not fit, or a lossless output (PNG, WebP: no quality to lower) is
+/// over the limit, the recipe fails with [`ImagingError::ThumbnailTooLarge`]
+/// rather than silently storing something bigger than asked.
+pub(crate) fn encode(pixels: Pixels, recipe: &Recipe) -> Result<Vec<u8>, ImagingError> {
+    let failed = |e: image::ImageError| {
+        ImagingError::Encode(format!(
+            "recipe {:?}: encoding {}: {e}",
+            recipe.name,
+            recipe.format.extension()
+        ))
+    };
+    let too_large = |bytes: usize, max_bytes: u32| ImagingError::ThumbnailTooLarge {
+        recipe: recipe.name.clone(),
+        bytes: bytes as u64,
+        max_bytes,
+    };
+    match recipe.format {
         OutputFormat::Jpeg => {
             let rgb = flatten(pixels, recipe.background);
-            JpegEncoder::new_with_quality(&mut out, recipe.quality).write_image(
-                rgb.as_raw(),
-                rgb.width(),
-                rgb.height(),
-                ExtendedColorType::Rgb8,
-            )
+            let first = jpeg(&rgb, recipe.quality).map_err(failed)?;
+            let Some(max) = recipe.max_bytes else {
+                return Ok(first);
+            };
+            if first.len() <= max as usize {
+                return Ok(first);
+            }
+            let (mut lo, mut hi) = (1u8, recipe.quality.saturating_sub(1));
+            let mut best: Option<Vec<u8>> = None;
+            let mut smallest = first.len();
+            while lo <= hi {
+                let q = lo + (hi - lo) / 2;
+                let out = jpeg(&rgb, q).map_err(failed)?;
+                smallest = smallest.min(out.len());
+                if out.len() <= max as usize {
+                    best = Some(out);
+                    lo = q + 1;
+                } else if q == 1 {
+                    break;
+                } else {
+                    hi = q - 1;
+                }
+            }
+            best.ok_or_else(|| too_large(smallest, max))
         }
-        OutputFormat::Png => {
+        OutputFormat::Png | OutputFormat::Webp => {
             let (raw, w, h, color) = layout(&pixels);
-            PngEncoder::new(&mut out).write_image(raw, w, h, color)
+            let mut out = Vec::new();
+            if recipe.format == OutputFormat::Png {
+                PngEncoder::new(&mut out).write_image(raw, w, h, color)
+            } else {
+                WebPEncoder::new_lossless(&mut out).write_image(raw, w, h, color)
+            }
+            .map_err(failed)?;
+            match recipe.max_bytes {
+                Some(max) if out.len() > max as usize => Err(too_large(out.len(), max)),
+                _ => Ok(out),
+            }
         }
-        OutputFormat::Webp => {
-            let (raw, w, h, color) = layout(&pixels);
-            WebPEncoder::new_lossless(&mut out).write_image(raw, w, h, color)
-        }
-    };
-    result.map_err(|e| format!("encoding {}: {e}", recipe.format.extension()))?;
+    }
+}
+
+/// Baseline JPEG of `rgb` at `quality`.
+fn jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, image::ImageError> {
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, quality).write_image(
+        rgb.as_raw(),
+        rgb.width(),
+        rgb.height(),
+        ExtendedColorType::Rgb8,
+    )?;
     Ok(out)
 }
 
@@ -58,5 +113,71 @@ fn layout(pixels: &Pixels) -> (&[u8], u32, u32, ExtendedColorType) {
             img.height(),
             ExtendedColorType::Rgba8,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    /// Noise compresses badly: a good test of size limits.
+    fn noisy() -> Pixels {
+        let mut seed = 12_345u32;
+        Pixels::Rgb(RgbImage::from_fn(120, 80, |_, _| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let v = (seed >> 16) as u8;
+            Rgb([v, v.wrapping_mul(3), v.wrapping_add(90)])
+        }))
+    }
+
+    fn recipe(format: OutputFormat, max_bytes: Option<u32>) -> Recipe {
+        Recipe {
+            format,
+            max_bytes,
+            quality: 90,
+            ..Recipe::default()
+        }
+    }
+
+    #[test]
+    fn encode_max_bytes_lowers_jpeg_quality_to_fit() {
+        let full = encode(noisy(), &recipe(OutputFormat::Jpeg, None)).unwrap();
+        let max = u32::try_from(full.len() / 2).unwrap();
+        let small = encode(noisy(), &recipe(OutputFormat::Jpeg, Some(max))).unwrap();
+        assert!(small.len() <= max as usize, "{} > {max}", small.len());
+        // The highest quality that fits: one step up would not.
+        let q = (1..90u8)
+            .rev()
+            .find(|&q| jpeg(&flatten(noisy(), [255; 3]), q).unwrap().len() <= max as usize)
+            .unwrap();
+        assert_eq!(small, jpeg(&flatten(noisy(), [255; 3]), q).unwrap());
+        // Already small enough: untouched.
+        let same = encode(noisy(), &recipe(OutputFormat::Jpeg, Some(u32::MAX))).unwrap();
+        assert_eq!(same, full);
+    }
+
+    #[test]
+    fn encode_max_bytes_unreachable_is_typed_error() {
+        let err = encode(noisy(), &recipe(OutputFormat::Jpeg, Some(100))).unwrap_err();
+        match err {
+            ImagingError::ThumbnailTooLarge {
+                recipe,
+                bytes,
+                max_bytes,
+            } => {
+                assert_eq!((recipe.as_str(), max_bytes), ("thumb", 100));
+                let q1 = jpeg(&flatten(noisy(), [255; 3]), 1).unwrap().len() as u64;
+                assert_eq!(bytes, q1, "reports the quality-1 size");
+            }
+            other => panic!("{other:?}"),
+        }
+        for format in [OutputFormat::Png, OutputFormat::Webp] {
+            let err = encode(noisy(), &recipe(format, Some(100))).unwrap_err();
+            assert!(
+                matches!(err, ImagingError::ThumbnailTooLarge { .. }),
+                "{err}"
+            );
+        }
     }
 }

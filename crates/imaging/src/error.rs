@@ -57,6 +57,40 @@ pub enum ImagingError {
         max_side: u32,
     },
 
+    /// An animation declares more frames than `Limits::max_frames`
+    /// (counted from block and chunk headers before decoding; only the
+    /// first frame would be rendered anyway).
+    #[error("animation declares {frames} frames, over the limit of {max_frames}: raise max_frames to accept it")]
+    TooManyFrames {
+        /// Frames counted so far (counting stops just past the limit).
+        frames: u64,
+        /// The configured `max_frames`.
+        max_frames: u32,
+    },
+
+    /// Decoding would need more memory than `Limits::memory_budget`,
+    /// estimated from the header (size, colour type, decode scale) before
+    /// any pixel buffer exists.
+    #[error("decoding needs about {needed} bytes of memory, over the budget of {budget} bytes: raise memory_budget (or max_pixels for smaller images)")]
+    OverMemoryBudget {
+        /// Estimated bytes the decode and resize would allocate.
+        needed: u64,
+        /// The configured `memory_budget`.
+        budget: u64,
+    },
+
+    /// A recipe's `max_bytes` cannot be met: even the lowest JPEG quality
+    /// (or the lossless encoding, which has no quality knob) is bigger.
+    #[error("recipe {recipe:?}: the smallest encoding is {bytes} bytes, over max_bytes {max_bytes}: raise max_bytes or shrink the box")]
+    ThumbnailTooLarge {
+        /// The recipe whose limit was missed.
+        recipe: String,
+        /// Size of the smallest encoding tried.
+        bytes: u64,
+        /// The recipe's `max_bytes`.
+        max_bytes: u32,
+    },
+
     /// The input claims a supported format but is truncated or corrupt.
     #[error("cannot decode image: {0}")]
     Decode(String),
@@ -84,6 +118,9 @@ impl ImagingError {
             | Self::UnsupportedFormat(_)
             | Self::TooManyPixels { .. }
             | Self::SideTooLong { .. }
+            | Self::TooManyFrames { .. }
+            | Self::OverMemoryBudget { .. }
+            | Self::ThumbnailTooLarge { .. }
             | Self::Decode(_)
             | Self::Encode(_)
             | Self::InvalidRecipe(_) => false,
@@ -109,6 +146,19 @@ mod tests {
                 width: 2,
                 height: 2,
                 max_side: 1,
+            },
+            ImagingError::TooManyFrames {
+                frames: 2,
+                max_frames: 1,
+            },
+            ImagingError::OverMemoryBudget {
+                needed: 2,
+                budget: 1,
+            },
+            ImagingError::ThumbnailTooLarge {
+                recipe: "x".into(),
+                bytes: 2,
+                max_bytes: 1,
             },
             ImagingError::Decode("x".into()),
             ImagingError::Encode("x".into()),

@@ -24,15 +24,22 @@ pub struct Limits {
     pub max_side: u32,
     /// Largest encoded input accepted, in bytes; checked before parsing.
     pub max_input_bytes: u64,
-    /// Most frames an animated input may declare (only the first is rendered).
+    /// Most frames an animated input may declare (only the first is
+    /// rendered); counted from container headers before decoding, so a GIF
+    /// of a million frames is turned away in microseconds.
     pub max_frames: u32,
-    /// Most memory a decode may need, in bytes, estimated from the header.
+    /// Most memory a decode and resize may need, in bytes, estimated from
+    /// the header and the chosen decode scale before anything is
+    /// allocated; also the `image` decoders' allocation cap. Keep it below
+    /// the memory limit of the instance (with room for the input itself),
+    /// so over-budget input is a typed error instead of a trap.
     pub memory_budget: u64,
 }
 
 impl Default for Limits {
-    /// 100 megapixels, 16384 px per side, 64 MiB of input: room for any
-    /// camera photo, far below what a wasm instance can address.
+    /// 100 megapixels, 16384 px per side, 64 MiB of input, 10000 frames
+    /// and a 1 GiB memory budget: room for any camera photo, far below
+    /// what a wasm instance can address.
     fn default() -> Self {
         Self {
             max_pixels: 100_000_000,
@@ -76,6 +83,17 @@ impl Limits {
         Ok(())
     }
 
+    /// Rejects a decode whose estimated memory is over `memory_budget`.
+    pub(crate) fn check_memory(&self, needed: u64) -> Result<(), ImagingError> {
+        if needed > self.memory_budget {
+            return Err(ImagingError::OverMemoryBudget {
+                needed,
+                budget: self.memory_budget,
+            });
+        }
+        Ok(())
+    }
+
     /// The `image` crate limits matching these: strict width/height caps and
     /// an allocation budget of the largest frame we accept at 16-bit RGBA
     /// plus codec headroom.
@@ -83,12 +101,14 @@ impl Limits {
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(self.max_side);
         limits.max_image_height = Some(self.max_side);
-        limits.max_alloc = Some(self.alloc_budget());
+        limits.max_alloc = Some(self.alloc_budget().min(self.memory_budget));
         limits
     }
 
     /// The allocation budget alone, for opening a decoder before its
-    /// dimensions are known (so they can be reported as typed errors).
+    /// dimensions are known (so they can be reported as typed errors, not
+    /// as a codec's "memory limit exceeded"); not capped by the memory
+    /// budget, which is checked on the estimate right after.
     pub(crate) fn alloc_only_limits(&self) -> image::Limits {
         let mut limits = image::Limits::no_limits();
         limits.max_alloc = Some(self.alloc_budget());
@@ -112,6 +132,16 @@ mod tests {
         assert_eq!(l.max_pixels, 100_000_000);
         assert_eq!(l.max_side, 16_384);
         assert_eq!(l.max_input_bytes, 64 * 1024 * 1024);
+        assert_eq!(l.max_frames, 10_000);
+        assert_eq!(l.memory_budget, 1 << 30);
+        assert!(l.check_memory(1 << 30).is_ok());
+        assert_eq!(
+            l.check_memory((1 << 30) + 1),
+            Err(ImagingError::OverMemoryBudget {
+                needed: (1 << 30) + 1,
+                budget: 1 << 30
+            })
+        );
     }
 
     #[test]
@@ -151,11 +181,18 @@ mod tests {
     fn limits_decoder_budget_saturates() {
         let l = Limits {
             max_pixels: u64::MAX,
+            memory_budget: u64::MAX,
             ..Limits::default()
         };
         assert_eq!(l.decoder_limits().max_alloc, Some(u64::MAX));
         let d = Limits::default().decoder_limits();
         assert_eq!(d.max_image_width, Some(16_384));
         assert_eq!(d.max_alloc, Some(800_000_000 + 64 * 1024 * 1024));
+        // The memory budget caps the codecs' allocations too.
+        let tight = Limits {
+            memory_budget: 100 << 20,
+            ..Limits::default()
+        };
+        assert_eq!(tight.decoder_limits().max_alloc, Some(100 << 20));
     }
 }

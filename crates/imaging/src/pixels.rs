@@ -5,11 +5,11 @@
 //! - palette PNG/GIF: expanded by the decoders (tRNS becomes alpha);
 //! - gray and gray+alpha: replicated to RGB / RGBA;
 //! - 16-bit and float: reduced to 8 bits (rounded);
-//! - CMYK JPEG (Adobe APP14, plain or YCCK) and CMYK TIFF: converted to RGB
-//!   by the `image` crate's decoders. zune-jpeg assumes the Adobe
-//!   convention (inverted samples), which is what Photoshop, libjpeg,
-//!   ImageMagick and Pillow write, so colours come out right, not inverted.
-//!   Embedded ICC profiles are not applied (naive CMYK->RGB);
+//! - CMYK JPEG (Adobe APP14, plain or YCCK): our decoder returns the
+//!   samples in the Adobe convention (inverted), which is what Photoshop,
+//!   libjpeg, ImageMagick and Pillow write; `colour::cmyk_to_rgb` turns
+//!   them into RGB through the embedded CMYK profile, or naively without
+//!   one. CMYK TIFF is converted naively by the `image` crate's decoder;
 //! - an alpha channel that is fully opaque is dropped, so opaque PNGs take
 //!   the cheaper RGB path and JPEG output needs no flattening.
 //!
@@ -18,6 +18,8 @@
 //! as flattening first, at a fraction of the cost).
 
 use image::{DynamicImage, Rgb, RgbImage, RgbaImage};
+
+use crate::jpeg::{JpegImage, JpegPixels};
 
 /// Decoded pixels, 8 bits per channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +52,16 @@ impl Pixels {
 pub(crate) fn normalize(image: DynamicImage) -> Pixels {
     match image {
         DynamicImage::ImageRgb8(img) => Pixels::Rgb(img),
+        // 16-bit RGB (common in PNG and TIFF from editors): one tight loop
+        // instead of the generic per-pixel conversion, ~5x faster in wasm.
+        DynamicImage::ImageRgb16(img) => {
+            let (w, h) = img.dimensions();
+            let raw: Vec<u8> = img.as_raw().iter().map(|&v| to_8bit(v)).collect();
+            RgbImage::from_raw(w, h, raw).map_or_else(
+                || Pixels::Rgb(DynamicImage::ImageRgb16(img).into_rgb8()),
+                Pixels::Rgb,
+            )
+        }
         other if other.color().has_alpha() => {
             let rgba = other.into_rgba8();
             if rgba.pixels().all(|p| p[3] == u8::MAX) {
@@ -60,6 +72,24 @@ pub(crate) fn normalize(image: DynamicImage) -> Pixels {
         }
         other => Pixels::Rgb(other.into_rgb8()),
     }
+}
+
+/// A 16-bit sample to 8 bits, rounded.
+fn to_8bit(v: u16) -> u8 {
+    ((u32::from(v) * 255 + 32_767) / 65_535) as u8
+}
+
+/// Pixels from our JPEG decoder: gray replicated to RGB, CMYK converted
+/// (through `icc` when it is a CMYK profile). `None` only if the decoder
+/// returned a buffer of the wrong length, which it never does.
+pub(crate) fn from_jpeg(img: JpegImage, icc: Option<&[u8]>) -> Option<Pixels> {
+    let (w, h) = (img.width, img.height);
+    let raw = match img.pixels {
+        JpegPixels::Rgb(raw) => raw,
+        JpegPixels::Gray(gray) => gray.iter().flat_map(|&v| [v, v, v]).collect(),
+        JpegPixels::InvertedCmyk(cmyk) => crate::colour::cmyk_to_rgb(&cmyk, icc),
+    };
+    RgbImage::from_raw(w, h, raw).map(Pixels::Rgb)
 }
 
 /// Composites RGBA pixels over an opaque `background`, for formats without

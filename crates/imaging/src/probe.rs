@@ -1,9 +1,11 @@
 //! Header-only inspection: format, stored size, EXIF orientation.
 //!
-//! Opening a decoder here reads only headers (and metadata segments such as
-//! EXIF); the limits are checked on those numbers before any pixel buffer
-//! exists. `render` opens images through the same `open` so the two can
-//! never disagree about what is accepted.
+//! Opening an image here reads only headers (and metadata segments such as
+//! EXIF and ICC); the limits are checked on those numbers before any pixel
+//! buffer exists. JPEG headers are read by our own parser (`crate::jpeg`),
+//! which also decodes them; other formats by the `image` crate's decoders,
+//! with strict `image::Limits`. `render` opens images through the same
+//! `open` so the two can never disagree about what is accepted.
 
 use std::io::Cursor;
 
@@ -12,7 +14,7 @@ use image::{ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::error::ImagingError;
 use crate::limits::Limits;
-use crate::orient;
+use crate::{frames, jpeg, orient};
 
 /// What the engine found in the source image's header.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,43 +41,79 @@ impl SourceInfo {
 
 /// Reads format, size and orientation from the header of `bytes`.
 ///
-/// Rejects input over `limits` (encoded size, pixel count, side length)
-/// before any pixel buffer exists, unknown formats with
-/// [`ImagingError::UnsupportedFormat`] naming what was seen, and unreadable
-/// headers with [`ImagingError::Decode`].
+/// Rejects input over `limits` before any pixel buffer exists: encoded
+/// size, pixel count, side length, declared frame count, and memory (the
+/// cheapest decode the engine could do must fit `memory_budget`). Unknown
+/// formats give [`ImagingError::UnsupportedFormat`] naming what was seen;
+/// unreadable headers give [`ImagingError::Decode`].
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<SourceInfo, ImagingError> {
-    open(bytes, limits).map(|opened| opened.info)
+    let opened = open(bytes, limits)?;
+    let needed = match &opened.decoder {
+        Decoder::Jpeg(frame) => crate::render::jpeg_estimate(bytes, frame, 8),
+        Decoder::Image(decoder) => crate::render::image_estimate(decoder.as_ref()),
+    };
+    limits.check_memory(needed)?;
+    Ok(opened.info)
 }
 
-/// A decoder whose header passed the limits, ready to decode pixels.
-pub(crate) struct Opened<D> {
-    /// The decoder, with strict `image::Limits` already set.
-    pub decoder: D,
+/// How the pixels of an opened image will be decoded.
+pub(crate) enum Decoder<'a> {
+    /// Our scaled JPEG decoder (`crate::jpeg`); the header is parsed, the
+    /// scale is chosen per render.
+    Jpeg(jpeg::FrameInfo),
+    /// An `image` crate decoder with strict limits already set.
+    Image(Box<dyn ImageDecoder + 'a>),
+}
+
+/// An image whose header passed the limits, ready to decode pixels.
+pub(crate) struct Opened<'a> {
+    /// Where the pixels come from.
+    pub decoder: Decoder<'a>,
     /// What the header said.
     pub info: SourceInfo,
     /// `info.orientation` as the `image` crate's type.
     pub orientation: Orientation,
+    /// The embedded ICC profile, if any.
+    pub icc: Option<Vec<u8>>,
 }
 
-/// Detects the format, opens a decoder, reads the header and checks limits.
-pub(crate) fn open<'a>(
-    bytes: &'a [u8],
-    limits: &Limits,
-) -> Result<Opened<impl ImageDecoder + 'a>, ImagingError> {
+/// Detects the format, reads the header and checks the limits that need
+/// no decode scale (size, pixels, sides, frames).
+pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>, ImagingError> {
     limits.check_input_len(bytes.len())?;
     if bytes.is_empty() {
         return Err(ImagingError::UnsupportedFormat(
             "empty input (0 bytes)".to_owned(),
         ));
     }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| ImagingError::Decode(format!("reading the header: {e}")))?;
-    let format = reader
-        .format()
-        .ok_or_else(|| ImagingError::UnsupportedFormat(describe_unknown(bytes)))?;
+    let format = image::guess_format(bytes)
+        .map_err(|_| ImagingError::UnsupportedFormat(describe_unknown(bytes)))?;
     let name = supported_name(format)?;
+    if format == ImageFormat::Jpeg {
+        let header = jpeg::header(bytes).map_err(|e| map_jpeg_error(&e))?;
+        let frame = header.frame;
+        limits.check_dimensions(frame.width, frame.height)?;
+        let orientation = orient::from_exif(header.orientation);
+        return Ok(Opened {
+            decoder: Decoder::Jpeg(frame),
+            info: SourceInfo {
+                format: name.to_owned(),
+                width: frame.width,
+                height: frame.height,
+                orientation: orientation.to_exif(),
+            },
+            orientation,
+            icc: header.icc,
+        });
+    }
+    // Frame counts and GIF frame sizes come from a walk over the
+    // container's headers, before a decoder sees the data.
+    if let Some((width, height)) = frames::header_dimensions(name, bytes) {
+        limits.check_dimensions(width, height)?;
+    }
+    frames::check(name, bytes, limits)?;
 
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // Dimension limits are checked by us (typed errors) once the header is
     // read; until then only the allocation budget applies.
     reader.limits(limits.alloc_only_limits());
@@ -89,9 +127,11 @@ pub(crate) fn open<'a>(
         .map_err(|e| map_image_error(name, e))?;
     // A corrupt EXIF block must not cost the whole image: treat as upright.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    // Likewise an unreadable ICC profile: treat the pixels as sRGB.
+    let icc = decoder.icc_profile().ok().flatten();
 
     Ok(Opened {
-        decoder,
+        decoder: Decoder::Image(Box::new(decoder)),
         info: SourceInfo {
             format: name.to_owned(),
             width,
@@ -99,7 +139,18 @@ pub(crate) fn open<'a>(
             orientation: orientation.to_exif(),
         },
         orientation,
+        icc,
     })
+}
+
+/// Maps our JPEG decoder's messages to error kinds: variants we do not
+/// decode are unsupported, everything else is damage.
+pub(crate) fn map_jpeg_error(message: &str) -> ImagingError {
+    if message.starts_with("unsupported JPEG variant") {
+        ImagingError::UnsupportedFormat(format!("jpeg: {message}"))
+    } else {
+        ImagingError::Decode(format!("jpeg: {message}"))
+    }
 }
 
 /// Our name for a format we decode, or why we don't.
@@ -155,7 +206,7 @@ pub(crate) fn map_image_error(format: &str, err: ImageError) -> ImagingError {
     match err {
         ImageError::Unsupported(e) => ImagingError::UnsupportedFormat(format!("{format}: {e}")),
         ImageError::Limits(e) => ImagingError::Decode(format!(
-            "{format}: {e} (the decoder's memory budget follows max_pixels)"
+            "{format}: {e} (the decoder's allocation cap follows max_pixels and memory_budget)"
         )),
         ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             ImagingError::Decode(format!("{format}: truncated input ({e})"))

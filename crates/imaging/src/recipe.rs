@@ -12,8 +12,14 @@
 //! | `upscale`         | enlarge images smaller than the box       | off      |
 //! | `bg=RRGGBB`       | background for flattening alpha into JPEG | `ffffff` |
 //! | `vN`              | recipe version, N >= 1                    | `v1`     |
+//! | `max=BYTES`, `max=NNk` | largest output wanted (bytes, or KiB with `k`) | none |
 //!
-//! Example: `thumb=300x300,jpeg,q82;small=64x64,cover,webp,v2`.
+//! `max`: a JPEG over the limit is re-encoded at the highest quality (below
+//! `qNN`) that fits, found by binary search; if even quality 1 is too big,
+//! or a PNG/WebP (lossless, no quality to lower) is, rendering fails with
+//! [`ImagingError::ThumbnailTooLarge`] instead of storing an oversized file.
+//!
+//! Example: `thumb=300x300,jpeg,q82,max=20k;small=64x64,cover,webp,v2`.
 //! A blank spec means "the default recipe" (see [`Recipe::default`]).
 
 use crate::error::ImagingError;
@@ -89,7 +95,10 @@ pub struct Recipe {
     pub upscale: bool,
     /// Background (RGB) that transparent pixels are flattened onto for JPEG.
     pub background: [u8; 3],
-    /// Largest encoded size wanted, in bytes (`None`: `quality` as is).
+    /// Largest encoded size wanted, in bytes (`None`: `quality` as is). A
+    /// JPEG over it is re-encoded at the highest lower quality that fits;
+    /// when nothing fits the render fails with
+    /// [`ImagingError::ThumbnailTooLarge`] (see the module docs).
     pub max_bytes: Option<u32>,
 }
 
@@ -129,6 +138,11 @@ impl Recipe {
             return Err(ImagingError::InvalidRecipe(format!(
                 "recipe {name:?}: quality {} is outside 1..=100",
                 self.quality
+            )));
+        }
+        if self.max_bytes == Some(0) {
+            return Err(ImagingError::InvalidRecipe(format!(
+                "recipe {name:?}: max_bytes 0 can never be met; leave it unset for no limit"
             )));
         }
         if self.version == 0 {
@@ -177,6 +191,7 @@ struct Seen {
     upscale: bool,
     background: bool,
     version: bool,
+    max_bytes: bool,
 }
 
 fn parse_one(part: &str) -> Result<Recipe, ImagingError> {
@@ -250,6 +265,13 @@ fn apply_option(recipe: &mut Recipe, seen: &mut Seen, option: &str) -> Result<()
                     .ok()
                     .filter(|q| (1..=100).contains(q))
                     .ok_or_else(|| bad(format!("quality {option:?} is outside q1..=q100")))?;
+            } else if let Some(size) = lower.strip_prefix("max=") {
+                once(&mut seen.max_bytes, "max")?;
+                recipe.max_bytes = Some(parse_max_bytes(size).ok_or_else(|| {
+                    bad(format!(
+                        "max {option:?} is not max=BYTES or max=KIBk (1 to 4194303k, e.g. max=20000 or max=20k)"
+                    ))
+                })?);
             } else if let Some(digits) = lower.strip_prefix('v').filter(|d| is_digits(d)) {
                 once(&mut seen.version, "version")?;
                 recipe.version = digits
@@ -259,12 +281,28 @@ fn apply_option(recipe: &mut Recipe, seen: &mut Seen, option: &str) -> Result<()
                     .ok_or_else(|| bad(format!("version {option:?} must be v1 or higher")))?;
             } else {
                 return Err(bad(format!(
-                    "unknown option {option:?}; expected jpeg|png|webp, qNN, inside|cover|exact, upscale, bg=RRGGBB or vN"
+                    "unknown option {option:?}; expected jpeg|png|webp, qNN, inside|cover|exact, upscale, bg=RRGGBB, max=BYTES or vN"
                 )));
             }
         }
     }
     Ok(())
+}
+
+/// `NNN` bytes or `NNNk` KiB, at least 1 byte, fitting in `u32`.
+fn parse_max_bytes(size: &str) -> Option<u32> {
+    let (digits, unit) = match size.strip_suffix('k') {
+        Some(d) => (d, 1024u32),
+        None => (size, 1),
+    };
+    if !is_digits(digits) {
+        return None;
+    }
+    digits
+        .parse::<u32>()
+        .ok()?
+        .checked_mul(unit)
+        .filter(|&b| b >= 1)
 }
 
 fn is_digits(s: &str) -> bool {
@@ -395,6 +433,25 @@ mod tests {
                 max_bytes: None,
             }]
         );
+    }
+
+    #[test]
+    fn recipe_max_bytes_option() {
+        let r = parse_recipes("a=10x10,max=20000;b=10x10,MAX=20K;c=10x10").unwrap();
+        assert_eq!(r[0].max_bytes, Some(20_000));
+        assert_eq!(r[1].max_bytes, Some(20 * 1024));
+        assert_eq!(r[2].max_bytes, None);
+        for spec in [
+            "a=1x1,max=",
+            "a=1x1,max=0",
+            "a=1x1,max=k",
+            "a=1x1,max=-5",
+            "a=1x1,max=9999999k",
+            "a=1x1,max=1.5k",
+        ] {
+            assert!(err_text(spec).contains("max="), "{spec}");
+        }
+        assert!(err_text("a=1x1,max=1,max=2").contains("given twice"));
     }
 
     #[test]

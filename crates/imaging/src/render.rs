@@ -1,23 +1,46 @@
 //! The entry point: decode once, render every recipe.
 //!
-//! Steps per image: `probe::open` (limits checked on the header) ->
-//! decode (first frame for animations) -> `pixels::normalize` to
-//! 8-bit RGB/RGBA. Then per recipe: fit the *displayed* size
-//! ([`fit_dimensions`]) -> resize the stored pixels to the matching stored
-//! size (centre crop for cover) -> apply the EXIF orientation to the small
-//! result -> flatten alpha for JPEG -> encode.
+//! Steps per image:
+//! 1. `probe::open`: format, header, limits (size, pixels, sides, frames).
+//! 2. Plan every recipe on the *displayed* size ([`fit_dimensions`]); a
+//!    recipe over the limits fails here, before any decoding.
+//! 3. Choose the decode: for JPEG the smallest DCT scale (1/8, 1/4, 1/2,
+//!    else 1/1) that still leaves every recipe [`DCT_GAP`] times the pixels
+//!    it outputs; estimate the memory that decode needs and check it
+//!    against `memory_budget`; decode (first frame for animations) and
+//!    normalise to 8-bit RGB/RGBA, CMYK converted to RGB.
+//! 4. Per recipe: resize the stored pixels to the matching stored size
+//!    (centre crop for cover) -> convert the embedded ICC profile to sRGB
+//!    -> apply the EXIF orientation -> flatten alpha for JPEG -> encode,
+//!    lowering JPEG quality if `max_bytes` asks. Everything in step 4 runs
+//!    on thumbnail-sized images.
 
 use fast_image_resize::Resizer;
-use image::DynamicImage;
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
+use crate::colour::ToSrgb;
 use crate::error::ImagingError;
 use crate::geometry::fit_dimensions;
+use crate::jpeg;
 use crate::limits::Limits;
 use crate::orient;
-use crate::pixels;
-use crate::probe::{map_image_error, open};
-use crate::recipe::{Fit, OutputFormat, Recipe};
+use crate::pixels::{self, Pixels};
+use crate::probe::{map_image_error, map_jpeg_error, open, Decoder};
+use crate::recipe::{Fit, Recipe};
 use crate::resize::{resize, Crop};
+
+/// JPEG decode scales are chosen so the decoded image keeps at least this
+/// many times the output's pixels per axis (in the region a recipe uses),
+/// leaving the final Lanczos3 pass enough to work with. Pillow's
+/// `thumbnail` uses 2.0 (`reducing_gap`); 1.5 lets 4000-px photos take
+/// the 1/8 path for 300-px thumbnails (see docs/benchmarks.md for the
+/// quality this gives, SSIM against a full-resolution Lanczos reference).
+pub const DCT_GAP: f64 = 1.25;
+
+/// Fixed allowance for codec state (Huffman and LZW tables, row buffers,
+/// zlib window, the resizer's coefficient tables, encoder buffers).
+const CODEC_OVERHEAD_BYTES: u64 = 2 << 20;
 
 /// One rendered thumbnail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,16 +55,44 @@ pub struct Rendered {
     /// Output height in pixels, as displayed.
     pub height: u32,
     /// Encoding of `bytes`; gives the content type and extension.
-    pub format: OutputFormat,
+    pub format: crate::recipe::OutputFormat,
     /// The encoded thumbnail.
     pub bytes: Vec<u8>,
+}
+
+/// One recipe's geometry, decided before decoding.
+struct Plan<'r> {
+    recipe: &'r Recipe,
+    /// Output size as displayed.
+    width: u32,
+    height: u32,
+    /// The same size in stored orientation (what the resizer produces).
+    stored_width: u32,
+    stored_height: u32,
+    crop: Crop,
+}
+
+impl Plan<'_> {
+    /// Whether a decode at `1/denom` of the stored `(w, h)` still leaves
+    /// `DCT_GAP` times the output in the region this recipe uses.
+    fn allows_denom(&self, (w, h): (u32, u32), denom: u32) -> bool {
+        let (w, h) = (f64::from(w), f64::from(h));
+        let (tw, th) = (f64::from(self.stored_width), f64::from(self.stored_height));
+        let (rw, rh) = match self.crop {
+            Crop::None => (w, h),
+            Crop::Centre => (w.min(h * tw / th), h.min(w * th / tw)),
+        };
+        let d = f64::from(denom);
+        rw / d >= DCT_GAP * tw && rh / d >= DCT_GAP * th
+    }
 }
 
 /// Renders every recipe for one image, decoding it only once.
 ///
 /// Fails as a whole on the first error: bad input (see [`probe`](crate::probe())),
-/// an invalid recipe, duplicate recipe names, or an output size over
-/// `limits`. An empty recipe list is an error too (nothing would be stored).
+/// an invalid recipe, duplicate recipe names, an output size over
+/// `limits`, a decode over `memory_budget`, or a `max_bytes` that cannot be
+/// met. An empty recipe list is an error too (nothing would be stored).
 pub fn render(
     bytes: &[u8],
     recipes: &[Recipe],
@@ -51,52 +102,181 @@ pub fn render(
     let opened = open(bytes, limits)?;
     let format = opened.info.format.clone();
     let orientation = opened.orientation;
-    if format == "jpeg" {
-        check_jpeg_complete(bytes)?;
-    }
-    let decoded =
-        DynamicImage::from_decoder(opened.decoder).map_err(|e| map_image_error(&format, e))?;
-    let source = pixels::normalize(decoded);
-    let (stored_w, stored_h) = source.dimensions();
-    let (shown_w, shown_h) = orient::displayed_size(stored_w, stored_h, orientation);
+    let stored = (opened.info.width, opened.info.height);
+    let (shown_w, shown_h) = orient::displayed_size(stored.0, stored.1, orientation);
+
+    let plans = recipes
+        .iter()
+        .map(|recipe| plan(recipe, (shown_w, shown_h), orientation, limits))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let icc = opened.icc;
+    let (source, rgb_profile) = match opened.decoder {
+        Decoder::Jpeg(frame) => {
+            check_jpeg_complete(bytes)?;
+            let denom = [8, 4, 2]
+                .into_iter()
+                .find(|&d| plans.iter().all(|p| p.allows_denom(stored, d)))
+                .unwrap_or(1);
+            if denom == 1 && frame.components != 4 {
+                // Full size: the `image` crate's decoder (zune-jpeg) is
+                // faster than ours there, and no scaling is needed.
+                limits.check_memory(jpeg_estimate(bytes, &frame, 1))?;
+                let mut reader =
+                    ImageReader::with_format(std::io::Cursor::new(bytes), ImageFormat::Jpeg);
+                reader.limits(limits.decoder_limits());
+                let decoder = reader
+                    .into_decoder()
+                    .map_err(|e| map_image_error(&format, e))?;
+                (decode_with(decoder, &format)?, icc)
+            } else {
+                limits.check_memory(jpeg_estimate(bytes, &frame, denom))?;
+                let decoded = jpeg::decode(bytes, denom).map_err(|e| map_jpeg_error(&e))?;
+                let cmyk = frame.components == 4;
+                let pixels = pixels::from_jpeg(decoded, icc.as_deref()).ok_or_else(|| {
+                    ImagingError::Decode("jpeg: decoder returned a short buffer".to_owned())
+                })?;
+                // A CMYK profile was used up by the conversion to RGB.
+                (pixels, if cmyk { None } else { icc })
+            }
+        }
+        Decoder::Image(decoder) => {
+            limits.check_memory(image_estimate(decoder.as_ref()))?;
+            let pixels = if format == "webp" {
+                drop(decoder);
+                decode_webp(bytes, limits)?
+            } else {
+                decode_with(decoder, &format)?
+            };
+            (pixels, icc)
+        }
+    };
+    let to_srgb = rgb_profile.as_deref().and_then(ToSrgb::new);
 
     let mut resizer = Resizer::new();
-    let mut out = Vec::with_capacity(recipes.len());
-    for recipe in recipes {
-        let (w, h) = fit_dimensions(shown_w, shown_h, recipe);
-        limits.check_dimensions(w, h).map_err(|e| {
-            ImagingError::InvalidRecipe(format!(
-                "recipe {:?} asks for a {w}x{h} output, over the limits: {e}",
-                recipe.name
-            ))
-        })?;
-        // The same size in stored orientation (a quarter turn swaps sides
-        // both ways), so the orientation can be applied after resizing.
-        let (target_w, target_h) = orient::displayed_size(w, h, orientation);
-        let crop = if recipe.fit == Fit::Cover {
-            Crop::Centre
-        } else {
-            Crop::None
-        };
-        let resized = resize(&mut resizer, &source, target_w, target_h, crop).map_err(|e| {
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let recipe = plan.recipe;
+        let mut resized = resize(
+            &mut resizer,
+            &source,
+            plan.stored_width,
+            plan.stored_height,
+            plan.crop,
+        )
+        .map_err(|e| {
             ImagingError::Encode(format!(
-                "recipe {:?}: resizing to {w}x{h}: {e}",
-                recipe.name
+                "recipe {:?}: resizing to {}x{}: {e}",
+                recipe.name, plan.width, plan.height
             ))
         })?;
+        if let Some(t) = &to_srgb {
+            t.apply(&mut resized);
+        }
         let shown = pixels::normalize(orient::apply(resized.into_dynamic(), orientation));
-        let encoded = crate::encode::encode(shown, recipe)
-            .map_err(|e| ImagingError::Encode(format!("recipe {:?}: {e}", recipe.name)))?;
+        let encoded = crate::encode::encode(shown, recipe)?;
         out.push(Rendered {
             recipe: recipe.name.clone(),
             recipe_version: recipe.version,
-            width: w,
-            height: h,
+            width: plan.width,
+            height: plan.height,
             format: recipe.format,
             bytes: encoded,
         });
     }
     Ok(out)
+}
+
+/// Output geometry of one recipe for a source displayed as `shown`.
+fn plan<'r>(
+    recipe: &'r Recipe,
+    shown: (u32, u32),
+    orientation: Orientation,
+    limits: &Limits,
+) -> Result<Plan<'r>, ImagingError> {
+    let (w, h) = fit_dimensions(shown.0, shown.1, recipe);
+    limits.check_dimensions(w, h).map_err(|e| {
+        ImagingError::InvalidRecipe(format!(
+            "recipe {:?} asks for a {w}x{h} output, over the limits: {e}",
+            recipe.name
+        ))
+    })?;
+    // The same size in stored orientation (a quarter turn swaps sides
+    // both ways), so the orientation can be applied after resizing.
+    let (stored_width, stored_height) = orient::displayed_size(w, h, orientation);
+    Ok(Plan {
+        recipe,
+        width: w,
+        height: h,
+        stored_width,
+        stored_height,
+        crop: if recipe.fit == Fit::Cover {
+            Crop::Centre
+        } else {
+            Crop::None
+        },
+    })
+}
+
+/// Decodes the first frame with an `image` crate decoder and normalises it.
+fn decode_with(decoder: impl ImageDecoder, format: &str) -> Result<Pixels, ImagingError> {
+    let decoded = DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(format, e))?;
+    Ok(pixels::normalize(decoded))
+}
+
+/// Decodes a WebP's first frame with `image-webp` directly: the `image`
+/// wrapper always upsamples lossy chroma bilinearly, which costs time
+/// (about 7% of the decode) and buys nothing for an image about to be
+/// shrunk several times over; here it is replicated instead.
+fn decode_webp(bytes: &[u8], limits: &Limits) -> Result<Pixels, ImagingError> {
+    let err = |e: image_webp::DecodingError| ImagingError::Decode(format!("webp: {e}"));
+    let mut decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes)).map_err(err)?;
+    decoder.set_memory_limit(usize::try_from(limits.memory_budget).unwrap_or(usize::MAX));
+    decoder.set_lossy_upsampling(image_webp::UpsamplingMethod::Simple);
+    let (w, h) = decoder.dimensions();
+    let size = decoder.output_buffer_size().ok_or_else(|| {
+        ImagingError::Decode("webp: image too large for this platform".to_owned())
+    })?;
+    let mut buf = vec![0u8; size];
+    decoder.read_image(&mut buf).map_err(err)?;
+    let image = if decoder.has_alpha() {
+        image::RgbaImage::from_raw(w, h, buf).map(DynamicImage::ImageRgba8)
+    } else {
+        image::RgbImage::from_raw(w, h, buf).map(DynamicImage::ImageRgb8)
+    };
+    image
+        .map(pixels::normalize)
+        .ok_or_else(|| ImagingError::Decode("webp: decoder returned a short buffer".to_owned()))
+}
+
+/// Memory a JPEG decode at `1/denom` needs: our decoder's buffers (or, at
+/// full size, zune-jpeg's copy of the input and its planes), the RGB
+/// result, resize headroom and codec overhead.
+pub(crate) fn jpeg_estimate(bytes: &[u8], frame: &jpeg::FrameInfo, denom: u32) -> u64 {
+    let d = u64::from(denom);
+    let rgb = u64::from(frame.width).div_ceil(d) * u64::from(frame.height).div_ceil(d) * 3;
+    let input_copy = if denom == 1 { bytes.len() as u64 } else { 0 };
+    frame.decode_bytes(denom) + input_copy + rgb + rgb / 4 + CODEC_OVERHEAD_BYTES
+}
+
+/// Memory an `image` crate decode needs: its output buffer, the 8-bit
+/// RGB(A) copy `normalize` makes when the colour type differs, a second
+/// frame buffer for GIF (frame + canvas), resize headroom and overhead.
+pub(crate) fn image_estimate(decoder: &dyn ImageDecoder) -> u64 {
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    let decoded = decoder.total_bytes();
+    let normalized = if decoder.color_type() == image::ColorType::Rgb8 {
+        0
+    } else {
+        pixels * 4
+    };
+    let gif_frame = if decoder.color_type() == image::ColorType::Rgba8 {
+        decoded
+    } else {
+        0
+    };
+    decoded + normalized + gif_frame + pixels + CODEC_OVERHEAD_BYTES
 }
 
 fn validate_recipes(recipes: &[Recipe]) -> Result<(), ImagingError> {

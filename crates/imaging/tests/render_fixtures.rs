@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::hostile::{gif_claiming, png_claiming};
 use common::{decode, decode_rgb, decode_rgba, fixture, mad, mad_where, render_one, thumb_rgb};
 use image::metadata::Orientation;
 use image::{ColorType, DynamicImage, GenericImageView, RgbImage};
@@ -246,6 +247,51 @@ fn cmyk_jpeg_matches_rgb_original_not_inverted() {
 }
 
 #[test]
+fn icc_display_p3_png_converted_like_littlecms() {
+    // Same size as the source: no resampling, so the only change is the
+    // colour conversion, compared with LittleCMS's (made by the fixture
+    // script from the same pixels and profile).
+    let reference = decode_rgb(&fixture("rocket_p3.srgb.png"));
+    let out = render_one(&fixture("rocket_p3.png"), &recipe("t=320x320,png"));
+    let got = decode_rgb(&out.bytes);
+    let d = mad(&got, &reference);
+    assert!(
+        d < 1.0,
+        "P3 PNG differs from the LittleCMS conversion: {d:.2}"
+    );
+    // Ignoring the profile would be visibly off: the check can fail.
+    let untagged = decode_rgb(&render_one(&fixture("rocket.bmp"), &recipe("t=320x320,png")).bytes);
+    let plain = decode_rgb(&fixture("rocket_p3.png"));
+    assert!(mad(&plain, &reference) > 2.0 * d.max(1.0));
+    assert_eq!(untagged.dimensions(), (160, 107));
+}
+
+#[test]
+fn icc_display_p3_jpeg_converted_like_littlecms() {
+    // LittleCMS's conversion of the JPEG as libjpeg (Pillow) decodes it.
+    let reference = decode_rgb(&fixture("rocket_p3_jpg.srgb.png"));
+    // Full size (zune-jpeg path) and a DCT-scaled thumbnail (our decoder).
+    let out = render_one(&fixture("rocket_p3.jpg"), &recipe("t=320x320,png"));
+    let d = mad(&decode_rgb(&out.bytes), &reference);
+    let unconverted = mad(&decode_rgb(&fixture("rocket_p3.jpg")), &reference);
+    assert!(
+        d < 1.5,
+        "P3 JPEG differs from the LittleCMS conversion: {d:.2}"
+    );
+    assert!(unconverted > 2.0 * d, "{unconverted:.2} vs {d:.2}");
+    let small = render_one(&fixture("rocket_p3.jpg"), &recipe("t=80x80,png"));
+    let want = DynamicImage::ImageRgb8(reference)
+        .resize_exact(
+            small.width,
+            small.height,
+            image::imageops::FilterType::Lanczos3,
+        )
+        .to_rgb8();
+    let d = mad(&decode_rgb(&small.bytes), &want);
+    assert!(d < 4.0, "scaled P3 JPEG differs from the reference: {d:.2}");
+}
+
+#[test]
 fn gif_animated_renders_first_frame() {
     let bytes = fixture("animated.gif");
     assert_eq!(probe(&bytes, &Limits::default()).unwrap().format, "gif");
@@ -406,61 +452,6 @@ fn render_rejects_hand_built_invalid_recipe() {
 }
 
 // --- limits and bad input ---------------------------------------------------
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = u32::MAX;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// A structurally valid PNG of a few dozen bytes whose header claims
-/// `width` x `height` RGB pixels; its one IDAT chunk is empty, so any
-/// attempt to decode pixels would fail with a decode error instead.
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    png_chunk(&mut png, b"IHDR", &ihdr);
-    png_chunk(&mut png, b"IDAT", &[]);
-    png_chunk(&mut png, b"IEND", &[]);
-    png
-}
-
-/// A GIF header claiming a `width` x `height` screen and frame, with no
-/// image data.
-fn gif_claiming(width: u16, height: u16) -> Vec<u8> {
-    let mut gif = b"GIF89a".to_vec();
-    gif.extend_from_slice(&width.to_le_bytes());
-    gif.extend_from_slice(&height.to_le_bytes());
-    gif.extend_from_slice(&[0, 0, 0]); // no global palette
-    gif.push(0x2C); // image descriptor
-    gif.extend_from_slice(&[0, 0, 0, 0]);
-    gif.extend_from_slice(&width.to_le_bytes());
-    gif.extend_from_slice(&height.to_le_bytes());
-    gif.push(0);
-    gif.extend_from_slice(&[2, 0, 0x3B]);
-    gif
-}
 
 #[test]
 fn limits_huge_png_header_rejected_before_decoding() {
@@ -645,4 +636,72 @@ fn decode_non_image_bytes_is_unsupported_format() {
         matches!(err, ImagingError::UnsupportedFormat(ref t) if t.contains("qoi")),
         "{err}"
     );
+}
+
+/// Our own JPEG decoder parses untrusted bytes, so it gets a seeded
+/// mutation run on every test: random bytes of the committed JPEGs
+/// (baseline, progressive, gray, CMYK) overwritten, at box sizes that pick
+/// every DCT scale. A panic here would be a trap in the component; every
+/// outcome must be a picture or a typed error.
+#[test]
+fn jpeg_decoder_survives_random_corruption() {
+    let limits = Limits {
+        max_pixels: 4_000_000,
+        memory_budget: 64 << 20,
+        ..Limits::default()
+    };
+    let boxes = [
+        recipe("a=480x480"),
+        recipe("b=200x200"),
+        recipe("c=100x100"),
+        recipe("d=40x40"),
+    ];
+    // xorshift64*: deterministic, so a failure reproduces.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut decoded = 0;
+    for name in [
+        "rocket.jpg",
+        "rocket_progressive.jpg",
+        "rocket_gray.jpg",
+        "rocket_cmyk.jpg",
+    ] {
+        let original = fixture(name);
+        for round in 0..150 {
+            let mut bytes = original.clone();
+            // Half the rounds hit the headers (tables, frame, scan
+            // headers), where a bad length or index does the most damage.
+            let span = if round % 2 == 0 {
+                bytes.len().min(1024)
+            } else {
+                bytes.len()
+            };
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % span;
+                bytes[at] = next() as u8;
+            }
+            let recipe = &boxes[round % boxes.len()];
+            match render(&bytes, std::slice::from_ref(recipe), &limits) {
+                Ok(_) => decoded += 1,
+                Err(e) => assert!(
+                    matches!(
+                        e,
+                        ImagingError::Decode(_)
+                            | ImagingError::UnsupportedFormat(_)
+                            | ImagingError::TooManyPixels { .. }
+                            | ImagingError::SideTooLong { .. }
+                            | ImagingError::OverMemoryBudget { .. }
+                    ),
+                    "{name} round {round}: {e:?}"
+                ),
+            }
+        }
+    }
+    // Most single-byte hits land in entropy-coded data and still decode.
+    assert!(decoded > 100, "only {decoded} of 600 mutated files decoded");
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod hostile;
+
 use std::path::PathBuf;
 
 use image::{DynamicImage, RgbImage, RgbaImage};
