@@ -35,8 +35,6 @@ const STAGE: &str = "thumbnailer";
 const MAX_SIDE: u32 = 16_384;
 /// Most frames an animated input may declare.
 const MAX_FRAMES: u32 = 10_000;
-/// Most memory one decode may need (Spin's default instance memory is larger).
-const MEMORY_BUDGET: u64 = 1 << 30;
 
 /// A failed attempt, with whether trying the same event again can help.
 struct Failure {
@@ -165,7 +163,7 @@ fn thumbnail(event: &CanonicalEvent) -> Result<Option<ThumbnailCreated>, Failure
         max_side: MAX_SIDE,
         max_input_bytes: max_bytes,
         max_frames: MAX_FRAMES,
-        memory_budget: MEMORY_BUDGET,
+        memory_budget: vars::parse("max_decode_bytes")?,
     };
     let rendered = render(&original, &recipes, limits)?;
     let mut thumbnails = Vec::with_capacity(rendered.len());

@@ -157,7 +157,10 @@ fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         max_side: 16_384,
         max_input_bytes: u64::try_from(limits.memory_bytes).unwrap_or(u64::MAX),
         max_frames: 10_000,
-        memory_budget: u64::try_from(limits.memory_bytes).unwrap_or(u64::MAX),
+        // Three quarters of the instance: the input and the outputs live
+        // there too, and an over-budget image must be a typed reject, not
+        // an out-of-memory trap.
+        memory_budget: u64::try_from(limits.memory_bytes / 4 * 3).unwrap_or(u64::MAX),
     };
     let mut failures = 0usize;
     for file in &args.files {
