@@ -69,7 +69,7 @@ struct RenderArgs {
     /// Directory the thumbnails are written to (created if missing).
     #[arg(long)]
     out: PathBuf,
-    /// Recipe in the engine's syntax, e.g. `thumb=300x300,jpeg,q82` (repeatable; default: the 300x300 JPEG).
+    /// Recipe in the engine's syntax, e.g. `thumb=300x300,jpeg,q90` (repeatable; default: the 300x300 JPEG).
     #[arg(long = "recipe")]
     recipes: Vec<String>,
     /// The thumbnail engine component.
