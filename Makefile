@@ -13,7 +13,7 @@ TOOLS_DIR          := $(CURDIR)/.tools
 WASM_TOOLS_VERSION := 1.243.0
 WASM_TOOLS         := $(shell command -v wasm-tools 2>/dev/null || echo $(TOOLS_DIR)/bin/wasm-tools)
 
-.PHONY: help wasm-target host build check-components test test-native lint up bench fmt
+.PHONY: help wasm-target host build check-components test test-native lint up bench bench-pipeline fmt
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -50,3 +50,12 @@ host: ## Build the thumbflow host (release)
 
 up: build host ## Run the pipeline on thumbflow's host: REDIS_URL, or a local redis-server it starts; Ctrl-C stops both
 	scripts/up.sh
+
+bench: wasm-target ## Engine (wasm) vs Pillow vs vipsthumbnail on ../shared/corpus (or THUMBFLOW_CORPUS); writes docs/benchmarks.md
+	cargo build --target $(WASM_TARGET) --release -p thumbnailer-core
+	cargo build --release -p thumbflow --bin thumbflow-bench
+	python3 bench/run.py
+
+bench-pipeline: build ## Per-stage host overhead and end-to-end upload latency on our host (needs redis-server); writes its section of docs/benchmarks.md
+	cargo build --release -p thumbflow --bin thumbflow-pipeline-bench
+	target/release/thumbflow-pipeline-bench

@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+"""`make bench`: the thumbnail engine against the classic Pillow handler and
+vipsthumbnail, on the shared corpus, and docs/benchmarks.md from the run.
+
+Three tools, one thread each, the same files in the same order:
+  wasm    the real thumbnailer_core.wasm in wasmtime (target/release/thumbflow-bench),
+          default recipe (inside 300x300, JPEG q90); time and peak linear
+          memory per file, a fresh instance per file as in the pipeline
+          (and once more at Pillow's quality, recipe thumb=300x300,q75, "wasm-q75")
+  pillow  the classic Lambda handler: Image.open, thumbnail((300, 300)),
+          save(format="JPEG") (bench/pillow_handler.py, one warm process)
+  vips    vipsthumbnail --size 300x300> (VIPS_CONCURRENCY=1, one process
+          for all files, so start-up is paid once)
+wasm, wasm-q75 and pillow are persistent processes that take turns file by
+file, so background load falls on them alike. Every tool handles every file
+REPEAT (3) times; the fastest time counts.
+
+Quality: every output is compared (SSIM, scikit-image, RGB) with a reference
+made by Pillow from the full-resolution decode: EXIF orientation applied
+(ImageOps.exif_transpose), ICC profile converted to sRGB (LittleCMS), alpha
+composited onto white, then LANCZOS to the output's size. An output whose
+size or picture matches the image as stored better than as displayed is
+counted as a wrong orientation.
+
+Installs what is missing: Pillow, NumPy and scikit-image with pip;
+vipsthumbnail with apt-get (Debian package libvips-tools).
+
+Usage: bench/run.py [--corpus DIR] [--out docs/benchmarks.md] [--skip-install]
+The corpus defaults to $THUMBFLOW_CORPUS, else ../shared/corpus.
+"""
+
+import argparse
+import datetime
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH_BIN = os.environ.get("THUMBFLOW_BENCH_BIN", os.path.join(REPO, "target", "release", "thumbflow-bench"))
+CORE_WASM = os.path.join(REPO, "target", "wasm32-wasip2", "release", "thumbnailer_core.wasm")
+BOX = 300
+BIG_MP = 8.0
+# Each tool handles each file this many times; the fastest time counts
+# (noise from other work on the machine only ever adds time).
+REPEAT = 3
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# --- tools -------------------------------------------------------------------
+
+
+def ensure_python_packages():
+    missing = []
+    for module, package in [("PIL", "pillow"), ("numpy", "numpy"), ("skimage", "scikit-image")]:
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        log(f"installing {' '.join(missing)} with pip")
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", *missing])
+
+
+def ensure_vips():
+    if shutil.which("vipsthumbnail"):
+        return
+    if os.geteuid() != 0:
+        sys.exit("vipsthumbnail not found on PATH: install it (apt-get install libvips-tools) and rerun")
+    log("installing libvips-tools with apt-get")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.check_call(["apt-get", "update", "-qq"], env=env)
+    subprocess.check_call(["apt-get", "install", "-y", "-qq", "libvips-tools"], env=env)
+
+
+def run_measured(cmd, env=None):
+    """Runs cmd and returns (stdout, stderr, wall seconds, peak RSS bytes of
+    that child alone), using wait4 for the child's own rusage."""
+    started = time.perf_counter()
+    out_f = tempfile.TemporaryFile(mode="w+")
+    err_f = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out_f.seek(0)
+    err_f.seek(0)
+    return out_f.read(), err_f.read(), wall, usage.ru_maxrss * 1024, proc.returncode
+
+
+# --- corpus ------------------------------------------------------------------
+
+
+def read_corpus(corpus):
+    manifest = os.path.join(corpus, "MANIFEST.tsv")
+    if not os.path.isfile(manifest):
+        sys.exit(f"{manifest} not found: set THUMBFLOW_CORPUS or pass --corpus")
+    rows = []
+    with open(manifest) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            if not line.strip():
+                continue
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            w, h = (int(v) for v in row["display_wxh"].split("x"))
+            rows.append(
+                {
+                    "file": row["file"],
+                    "path": os.path.join(corpus, row["file"]),
+                    "format": row["format"],
+                    "megapixels": float(row["megapixels"]),
+                    "orientation": int(row["exif_orientation"]),
+                    "display": (w, h),
+                    "stored": (int(row["width"]), int(row["height"])),
+                    "notes": row.get("notes", ""),
+                }
+            )
+    return rows
+
+
+def fit_inside(w, h, box=BOX):
+    """The engine's default-recipe geometry (and Pillow's, up to rounding)."""
+    if w <= box and h <= box:
+        return w, h
+    if w >= h:
+        return box, max(1, (2 * h * box + w) // (2 * w))
+    return max(1, (2 * w * box + h) // (2 * h)), box
+
+
+# --- the three runs ----------------------------------------------------------
+
+
+class Worker:
+    """A tool as a persistent child process answering one file per line."""
+
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def handle(self, path):
+        self.proc.stdin.write(path + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"{self.proc.args[0]} exited early")
+        return json.loads(line)
+
+    def finish(self):
+        """Closes stdin, waits; returns the child's peak RSS in bytes."""
+        self.proc.stdin.close()
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        if self.proc.returncode != 0:
+            sys.exit(f"{self.proc.args[0]} failed with exit code {self.proc.returncode}")
+        return usage.ru_maxrss * 1024
+
+
+def run_interleaved(rows, work):
+    """wasm (default recipe), wasm (q75) and Pillow, file by file in turn
+    (the order rotating per file), so load from anything else on the
+    machine falls on all of them alike."""
+    if not os.path.isfile(BENCH_BIN) or not os.path.isfile(CORE_WASM):
+        sys.exit("build first: make bench (or cargo build --release -p thumbflow --bin thumbflow-bench, "
+                 "cargo build --target wasm32-wasip2 --release -p thumbnailer-core)")
+    workers = {
+        "wasm": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm"),
+                        "--repeat", str(REPEAT), "--stdin", "--recipe", "", rows[0]["path"]]),
+        "wasm-q75": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm-q75"),
+                            "--repeat", str(REPEAT), "--stdin", "--recipe", "thumb=300x300,q75", rows[0]["path"]]),
+        "pillow": Worker([sys.executable, os.path.join(REPO, "bench", "pillow_handler.py"), f"--repeat={REPEAT}",
+                          "--stdin", os.path.join(work, "pillow")]),
+    }
+    # The wasm workers handle the first file once up front (warm-up); read it.
+    for name in ("wasm", "wasm-q75"):
+        json.loads(workers[name].proc.stdout.readline())
+    results = {name: {} for name in workers}
+    order = list(workers)
+    for i, r in enumerate(rows):
+        for name in order[i % len(order):] + order[: i % len(order)]:
+            item = workers[name].handle(r["path"])
+            result = {"seconds": item["seconds"], "ok": item["ok"]}
+            if name.startswith("wasm"):
+                result["peak"] = item["peak_memory_bytes"]
+                if item["ok"]:
+                    result["path"] = item["outputs"][0]["path"]
+            elif item["ok"]:
+                result["path"] = item["path"]
+            if not item["ok"]:
+                result["error"] = item["error"]
+            results[name][r["file"]] = result
+    return {name: {"results": results[name], "run": {"process_rss": w.finish()}} for name, w in workers.items()}
+
+
+def run_vips(rows, out_dir, label):
+    """One vipsthumbnail process over `rows`; inputs are linked under unique
+    names (`%s` in -o drops only the last extension, so a.jpg and a.png
+    would collide otherwise)."""
+    links = tempfile.mkdtemp(prefix=f"vips-in-{label}-")
+    inputs = []
+    for r in rows:
+        link = os.path.join(links, r["file"] + ".in")
+        os.symlink(r["path"], link)
+        inputs.append(link)
+    env = dict(os.environ, VIPS_CONCURRENCY="1")
+    cmd = ["vipsthumbnail", "--size", f"{BOX}x{BOX}>", "-o", os.path.join(out_dir, "%s.thumb.jpg")] + inputs
+    wall, rss = float("inf"), 0
+    for _ in range(REPEAT):
+        stdout, stderr, seconds, peak, code = run_measured(cmd, env=env)
+        wall, rss = min(wall, seconds), max(rss, peak)
+    results = {}
+    for r in rows:
+        path = os.path.join(out_dir, r["file"] + ".thumb.jpg")
+        if os.path.isfile(path):
+            results[r["file"]] = {"ok": True, "path": path}
+        else:
+            why = [l for l in stderr.splitlines() if r["file"] in l]
+            results[r["file"]] = {"ok": False, "error": (why[0] if why else f"no output (exit {code})")}
+    shutil.rmtree(links, ignore_errors=True)
+    return results, {"process_rss": rss, "wall": wall, "stderr": stderr}
+
+
+# --- quality -----------------------------------------------------------------
+
+
+def reference_full(path):
+    """Full-resolution, correctly displayed, sRGB, opaque (white) image."""
+    from PIL import Image, ImageCms, ImageOps
+
+    image = Image.open(path)
+    image.load()
+    icc = image.info.get("icc_profile")
+    shown = ImageOps.exif_transpose(image)
+    stored = image
+    out = []
+    for im in (shown, stored):
+        if im.mode in ("P", "PA", "LA", "RGBA") or "transparency" in im.info:
+            rgba = im.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(white, rgba)
+        if icc and im.mode in ("RGB", "RGBA", "CMYK"):
+            try:
+                im = ImageCms.profileToProfile(
+                    im.convert("RGB") if im.mode == "RGBA" else im,
+                    ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                    ImageCms.createProfile("sRGB"),
+                    outputMode="RGB",
+                )
+            except Exception:
+                pass
+        out.append(im.convert("RGB"))
+    return out
+
+
+def ssim(a, b):
+    import numpy as np
+    from skimage.metrics import structural_similarity
+
+    return float(
+        structural_similarity(np.asarray(a), np.asarray(b), channel_axis=2, data_range=255)
+    )
+
+
+def judge(row, result, refs):
+    """SSIM against the displayed reference, and whether the output shows the
+    image as stored instead (wrong orientation)."""
+    from PIL import Image
+
+    if not result.get("ok"):
+        return
+    shown, stored = refs
+    out = Image.open(result["path"]).convert("RGB")
+    result["size"] = out.size
+    want = fit_inside(*row["display"])
+    as_stored = fit_inside(*row["stored"])
+    if row["orientation"] != 1 and out.size != want and out.size == as_stored:
+        result["wrong_orientation"] = True
+        result["ssim"] = ssim(stored.resize(out.size, Image.LANCZOS), out)
+        return
+    if abs(out.size[0] - want[0]) > 1 or abs(out.size[1] - want[1]) > 1:
+        result["wrong_size"] = f"{out.size[0]}x{out.size[1]}, want {want[0]}x{want[1]}"
+    result["ssim"] = ssim(shown.resize(out.size, Image.LANCZOS), out)
+    if row["orientation"] != 1 and stored.size == shown.size:
+        # Flips and half turns keep the size: compare pictures.
+        s = ssim(stored.resize(out.size, Image.LANCZOS), out)
+        if s > result["ssim"]:
+            result["wrong_orientation"] = True
+
+
+# --- report ------------------------------------------------------------------
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": mem_kb / 1024 / 1024,
+        "kernel": platform.release(),
+    }
+
+
+def versions():
+    from PIL import __version__ as pil
+
+    vips = subprocess.run(["vipsthumbnail", "--vips-version"], capture_output=True, text=True).stdout.strip()
+    wasmtime = "?"
+    with open(os.path.join(REPO, "Cargo.lock")) as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if line == 'name = "wasmtime"':
+            wasmtime = lines[i + 1].split('"')[1]
+            break
+    return {"pillow": pil, "vips": vips.splitlines()[0] if vips else "?", "wasmtime": wasmtime,
+            "python": platform.python_version()}
+
+
+def stats(rows, results, wall=None):
+    n = len(rows)
+    mp = sum(r["megapixels"] for r in rows)
+    secs = wall if wall is not None else sum(results[r["file"]]["seconds"] for r in rows)
+    fails = [r["file"] for r in rows if not results[r["file"]].get("ok")]
+    return {"n": n, "seconds": secs, "ips": n / secs, "mps": mp / secs, "failures": fails}
+
+
+def mib(b):
+    return f"{b / 1048576:.1f} MiB"
+
+
+def write_report(path, ctx):
+    rows, tools, big = ctx["rows"], ctx["tools"], ctx["big"]
+    L = []
+    add = L.append
+    add("## Thumbnail engine vs. Pillow vs. vipsthumbnail (issue 4)")
+    add("")
+    add("Generated by `make bench` (`bench/run.py`); do not edit by hand, rerun it.")
+    add("")
+    add(f"- Command: `{ctx['command']}`")
+    m = ctx["machine"]
+    add(f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']:.1f} GiB RAM, Linux {m['kernel']}")
+    add(f"- Date: {ctx['date']}")
+    v = ctx["versions"]
+    add(f"- Versions: wasmtime {v['wasmtime']} (our host), Pillow {v['pillow']} (Python {v['python']}), {v['vips']}")
+    add(f"- Corpus: {len(rows)} files, {sum(r['megapixels'] for r in rows):.1f} megapixels "
+        f"(`{ctx['corpus']}`, see its MANIFEST.tsv); subset \"JPEG >= 8 MP\": {len(big)} files")
+    add("")
+    add("What runs, all single-threaded, same files, same order:")
+    add("")
+    add("- **wasm**: `thumbnailer_core.wasm` (the component `spin.toml` runs) in wasmtime via "
+        "`target/release/thumbflow-bench`, default recipe (inside 300x300, never upscaled, JPEG q90); "
+        "a fresh instance per file; time is the `render` call.")
+    add("- **wasm-q75**: the same component with the recipe `thumb=300x300,q75` (everything else default), "
+        "for a comparison at Pillow's own JPEG quality.")
+    add("- **pillow**: the classic Lambda handler, `Image.open`, `image.thumbnail((300, 300))`, "
+        "`image.save(buf, format='JPEG')` (quality 75), in one warm Python process (`bench/pillow_handler.py`).")
+    add("- **vips**: `vipsthumbnail --size '300x300>'` with `VIPS_CONCURRENCY=1`, one process per file set "
+        "(start-up paid once); its time is the process wall time.")
+    add("")
+    add("wasm, wasm-q75 and pillow run as persistent processes fed one file at a time, taking turns "
+        "file by file, so background load on the machine falls on them alike.")
+    add(f"Every tool handles every file {REPEAT} times and the fastest time counts (other work on a shared "
+        "machine only ever adds time); the ratios below come from this one run.")
+    add("")
+    add("## Throughput")
+    add("")
+    add("| tool | files | failures | seconds | images/s | megapixels/s | images/s vs Pillow |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    for subset, key in (("whole corpus", "all"), ("all JPEGs", "jpeg"), ("JPEG >= 8 MP", "big")):
+        base = tools["pillow"][key]["ips"]
+        for t in ("wasm", "wasm-q75", "pillow", "vips"):
+            s = tools[t][key]
+            add(f"| {t} ({subset}) | {s['n']} | {len(s['failures'])} | {s['seconds']:.3f} | {s['ips']:.2f} | "
+                f"{s['mps']:.1f} | {s['ips'] / base:.2f}x |")
+    add("")
+    add("## Memory")
+    add("")
+    w = tools["wasm"]
+    add(f"- wasm: peak linear memory of one instance, largest over the corpus: **{mib(w['peak_max'])}** "
+        f"({w['peak_max_file']}); 20 MP JPEGs: "
+        + ", ".join(f"{f} {mib(p)}" for f, p in w["peak_20mp"]) + f". (Host process peak RSS, wasmtime "
+        f"and compiled code included: {mib(w['run']['process_rss'])}.)")
+    add(f"- pillow: peak RSS of the handler process: {mib(tools['pillow']['run']['process_rss'])}.")
+    add(f"- vips: peak RSS of the vipsthumbnail process (whole corpus): {mib(tools['vips']['run']['process_rss'])}.")
+    add("")
+    add("## Correctness and quality")
+    add("")
+    add("SSIM (scikit-image, RGB, data range 255) of each output against the reference: Pillow's "
+        "full-resolution decode, EXIF orientation applied, ICC profile converted to sRGB, alpha over white, "
+        "LANCZOS to the output's size. A missing output is a failure; an output that matches the image as "
+        "stored better than as displayed is a wrong orientation.")
+    add("")
+    add("| tool | failures | wrong orientations | wrong sizes | mean SSIM | min SSIM (file) | files < 0.90 |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    for t in ("wasm", "wasm-q75", "pillow", "vips"):
+        q = tools[t]["quality"]
+        add(f"| {t} | {len(tools[t]['all']['failures'])} | {len(q['wrong_orientation'])} | {len(q['wrong_size'])} | "
+            f"{q['mean']:.4f} | {q['min']:.4f} ({q['min_file']}) | {q['below']} |")
+    add("")
+    for t in ("wasm", "pillow", "vips"):
+        q = tools[t]["quality"]
+        fails = tools[t]["all"]["failures"]
+        if fails or q["wrong_orientation"] or q["wrong_size"]:
+            add(f"**{t}**:")
+            add("")
+            for f in fails:
+                add(f"- failed: `{f}`: {tools[t]['results'][f].get('error', '')}")
+            for f in q["wrong_orientation"]:
+                add(f"- wrong orientation: `{f}`")
+            for f in q["wrong_size"]:
+                add(f"- wrong size: `{f}`: {tools[t]['results'][f]['wrong_size']}")
+            add("")
+    add("## Targets (issue 4)")
+    add("")
+    add("| target | measured | met |")
+    add("|---|---|---|")
+    for name, measured, met in ctx["targets"]:
+        add(f"| {name} | {measured} | {'yes' if met else '**no**'} |")
+    add("")
+    if ctx.get("notes"):
+        add("## Notes")
+        add("")
+        for n in ctx["notes"]:
+            add(f"- {n}")
+        add("")
+    add("## Per file")
+    add("")
+    add("Times in ms (vips: not timed per file); SSIM against the reference; `-` = failed.")
+    add("")
+    add("| file | MP | wasm ms | wasm peak | pillow ms | SSIM wasm | SSIM wasm-q75 | SSIM pillow | SSIM vips |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        f = r["file"]
+        wr, qr, pr, vr = (tools[t]["results"][f] for t in ("wasm", "wasm-q75", "pillow", "vips"))
+
+        def s(res):
+            if not res.get("ok"):
+                return "-"
+            flag = " (wrong orientation)" if res.get("wrong_orientation") else ""
+            return f"{res['ssim']:.3f}{flag}"
+
+        add(f"| {f} | {r['megapixels']:.1f} | {wr['seconds'] * 1000:.1f} | {mib(wr['peak'])} | "
+            f"{pr['seconds'] * 1000:.1f} | {s(wr)} | {s(qr)} | {s(pr)} | {s(vr)} |")
+    add("")
+    replace_section(path, "bench-engine", "\n".join(L))
+
+
+HEADER = ("# Benchmarks\n\n"
+          "Each section is written by its own generator (`make bench`, `make bench-pipeline`) "
+          "between its markers; rerun the command instead of editing.\n")
+
+
+def replace_section(path, name, body):
+    """Writes `body` between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in
+    `path`, keeping every other section (other benchmarks write theirs)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}\n"
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = HEADER
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip() + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def quality_summary(rows, results):
+    scores = [(results[r["file"]]["ssim"], r["file"]) for r in rows if "ssim" in results[r["file"]]]
+    mn = min(scores) if scores else (float("nan"), "-")
+    return {
+        "mean": sum(s for s, _ in scores) / len(scores) if scores else float("nan"),
+        "min": mn[0],
+        "min_file": mn[1],
+        "below": sum(1 for s, _ in scores if s < 0.90),
+        "wrong_orientation": [r["file"] for r in rows if results[r["file"]].get("wrong_orientation")],
+        "wrong_size": [r["file"] for r in rows if results[r["file"]].get("wrong_size")],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_corpus = os.environ.get("THUMBFLOW_CORPUS", os.path.join(REPO, "..", "shared", "corpus"))
+    parser.add_argument("--corpus", default=default_corpus)
+    parser.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.md"))
+    parser.add_argument("--skip-install", action="store_true")
+    args = parser.parse_args()
+
+    if not args.skip_install:
+        ensure_python_packages()
+        ensure_vips()
+    corpus = os.path.abspath(args.corpus)
+    rows = read_corpus(corpus)
+    big = [r for r in rows if r["format"] == "JPEG" and r["megapixels"] >= BIG_MP]
+    for r in rows:  # warm the page cache so no tool pays for the first read
+        with open(r["path"], "rb") as f:
+            f.read()
+
+    work = tempfile.mkdtemp(prefix="thumbflow-bench-")
+    log(f"wasm, wasm (q75) and pillow, interleaved file by file: {len(rows)} files x {REPEAT}")
+    tools = run_interleaved(rows, work)
+    log("vips")
+    os.makedirs(os.path.join(work, "vips"), exist_ok=True)
+    os.makedirs(os.path.join(work, "vips-big"), exist_ok=True)
+    res, run = run_vips(rows, os.path.join(work, "vips"), "all")
+    _, run_big = run_vips(big, os.path.join(work, "vips-big"), "big")
+    os.makedirs(os.path.join(work, "vips-jpeg"), exist_ok=True)
+    jpegs = [r for r in rows if r["format"] == "JPEG"]
+    _, run_jpeg = run_vips(jpegs, os.path.join(work, "vips-jpeg"), "jpeg")
+    tools["vips"] = {"results": res, "run": run, "run_big": run_big, "run_jpeg": run_jpeg}
+
+    log("quality (SSIM against full-resolution references)")
+    for r in rows:
+        refs = reference_full(r["path"])
+        for t in tools.values():
+            judge(r, t["results"][r["file"]], refs)
+
+    for name, t in tools.items():
+        jpegs = [r for r in rows if r["format"] == "JPEG"]
+        if name == "vips":
+            t["all"] = stats(rows, t["results"], wall=t["run"]["wall"])
+            t["big"] = stats(big, t["results"], wall=t["run_big"]["wall"])
+            t["jpeg"] = stats(jpegs, t["results"], wall=t["run_jpeg"]["wall"])
+        else:
+            t["all"] = stats(rows, t["results"])
+            t["big"] = stats(big, t["results"])
+            t["jpeg"] = stats(jpegs, t["results"])
+        t["quality"] = quality_summary(rows, t["results"])
+    w = tools["wasm"]
+    peaks = [(w["results"][r["file"]]["peak"], r["file"]) for r in rows]
+    w["peak_max"], w["peak_max_file"] = max(peaks)
+    w["peak_20mp"] = [(r["file"], w["results"][r["file"]]["peak"]) for r in rows
+                      if r["format"] == "JPEG" and r["megapixels"] >= 19.5]
+
+    p = tools["pillow"]
+    big_ratio = w["big"]["ips"] / p["big"]["ips"]
+    all_ratio = w["all"]["ips"] / p["all"]["ips"]
+    q = w["quality"]
+    peak20 = max((pk for _, pk in w["peak_20mp"]), default=0)
+    targets = [
+        ("JPEG >= 8 MP: images/s >= 1.5x Pillow", f"{big_ratio:.2f}x", big_ratio >= 1.5),
+        ("whole corpus: images/s >= 1.0x Pillow", f"{all_ratio:.2f}x", all_ratio >= 1.0),
+        ("zero failures", f"{len(w['all']['failures'])} (Pillow: {len(p['all']['failures'])})",
+         not w["all"]["failures"]),
+        ("zero wrong orientations", f"{len(q['wrong_orientation'])} (Pillow: {len(p['quality']['wrong_orientation'])})",
+         not q["wrong_orientation"]),
+        ("mean SSIM >= 0.95", f"{q['mean']:.4f}", q["mean"] >= 0.95),
+        ("no file below SSIM 0.90", f"min {q['min']:.4f} ({q['min_file']})", q["below"] == 0),
+        ("peak linear memory < 64 MiB for a 20 MP JPEG", mib(peak20), 0 < peak20 < 64 << 20),
+    ]
+    notes = []
+    if not targets[0][2] or not targets[1][2]:
+        losses = sorted(
+            ((w["results"][r["file"]]["seconds"] - p["results"][r["file"]]["seconds"], r) for r in rows),
+            key=lambda x: -x[0],
+        )
+        worst = ", ".join(
+            f"{r['file']} ({r['format']}, +{d * 1000:.0f} ms)" for d, r in losses[:6] if d > 0
+        )
+        short = max(0.0, w["all"]["seconds"] - p["all"]["seconds"])
+        notes.append(
+            f"Whole-corpus throughput is {all_ratio:.2f}x Pillow's: about {short * 1000:.0f} ms of engine time "
+            f"over the {w['all']['seconds']:.2f} s would have to go to reach 1.0x. Where the engine is slower "
+            f"than Pillow, most: {worst}. JPEGs as a whole run at "
+            f"{w['jpeg']['ips'] / p['jpeg']['ips']:.2f}x Pillow (DCT-scaled decoding); what is lost is mostly "
+            "formats with no scaled decode, whose pure-Rust decoders run in wasm at a fraction of "
+            "libwebp's and libtiff's native speed, and mid-size JPEGs that cannot go below 1/4 scale, "
+            "where libjpeg-turbo's SIMD Huffman and IDCT code beats ours under Cranelift.")
+    q75 = tools["wasm-q75"]["quality"]
+    notes.append(
+        f"Quality: the default recipe is JPEG q90 (4:4:4). At Pillow's own q75 the engine scores mean SSIM "
+        f"{q75['mean']:.4f}, min {q75['min']:.4f} ({q75['min_file']}), {q75['below']} file(s) below 0.90: "
+        "what costs SSIM at lower qualities is JPEG quantisation of fine texture, not the decode or the resize.")
+    ctx = {
+        "rows": rows,
+        "big": big,
+        "tools": tools,
+        "targets": targets,
+        "notes": notes,
+        "command": "make bench",
+        "machine": machine(),
+        "versions": versions(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "corpus": os.path.relpath(corpus, REPO),
+    }
+    write_report(args.out, ctx)
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump({k: {"results": v["results"], "all": v["all"], "big": v["big"], "quality": v["quality"]}
+                   for k, v in tools.items()}, f, indent=1, default=str)
+    log(f"wrote {args.out} (raw results and thumbnails in {work})")
+    for name, measured, met in targets:
+        log(f"{'ok  ' if met else 'MISS'} {name}: {measured}")
+
+
+if __name__ == "__main__":
+    main()
