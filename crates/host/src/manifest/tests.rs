@@ -60,7 +60,11 @@ fn manifest_real_spin_toml_parses() {
     assert_eq!(m.application.version, "0.1.0");
     assert!(m.application.description.contains("thumbnailer"));
     assert_eq!(m.redis_address.as_deref(), Some("{{ redis_address }}"));
-    assert_eq!(m.variables.len(), 14);
+    assert_eq!(m.variables.len(), 15);
+    assert_eq!(
+        m.variables["max_decode_bytes"].default.as_deref(),
+        Some("402653184")
+    );
     assert_eq!(
         m.variables["redis_address"].default.as_deref(),
         Some("redis://127.0.0.1:6379")
