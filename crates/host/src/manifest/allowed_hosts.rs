@@ -5,13 +5,88 @@
 //! `*.example.com` (any subdomain), an IP address, or a CIDR range
 //! (`10.0.0.0/8`); the port may be a range `8000..8080` (end excluded). A
 //! missing port means the scheme's well-known port, and a scheme without one
-//! then needs an explicit port. Entries have their `{{ templates }}` expanded
-//! before they get here; an entry that expanded to nothing is skipped, so an
-//! optional endpoint variable left empty grants nothing.
+//! then needs an explicit port. Parsing follows Spin's
+//! `crates/outbound-networking-config/src/allowed_hosts.rs` step by step, so
+//! the same entries are rejected with the same messages.
+//!
+//! Two moments, as in Spin:
+//! - [`validate_with_defaults`], when the manifest is loaded: literal entries
+//!   must parse, and templated entries must parse once expanded with the
+//!   variables' *default* values (Spin's `AllowedHostsConfig::validate`,
+//!   called from `crates/loader/src/local.rs`). An entry naming a variable
+//!   without a default is not checked then.
+//! - [`AllowedHosts::parse`], at start-up with the resolved values. An entry
+//!   that expanded to nothing is skipped, so it grants nothing (Spin fails each
+//!   outbound request when such an entry does not parse, which also grants
+//!   nothing).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::ManifestError;
+use super::template::{self, Part};
+use super::{ManifestError, Variable};
+
+/// Spin's only special entry, refused with a pointer to what to write instead.
+const INSECURE_ALLOW_ALL: &str = "insecure:allow-all";
+
+/// Checks a component's raw `allowed_outbound_hosts` when the manifest is
+/// loaded, as Spin does before any `--variable` or `SPIN_VARIABLE_*` applies:
+/// a literal entry must parse; a templated one must parse once every variable
+/// in it takes its `default`. A template naming a variable with no default
+/// (`required`) or an undeclared one cannot be resolved yet and is left to
+/// start-up, as in Spin.
+pub(super) fn validate_with_defaults(
+    entries: &[String],
+    variables: &BTreeMap<String, Variable>,
+) -> Result<(), ManifestError> {
+    check_insecure_allow_all(entries)?;
+    for entry in entries {
+        let parts = template::parse(entry)?;
+        if template::is_literal(&parts) {
+            AllowedHost::parse(entry).map_err(|reason| ManifestError::AllowedHost {
+                entry: entry.clone(),
+                reason,
+            })?;
+            continue;
+        }
+        let Some(resolved) = resolve_with_defaults(&parts, variables) else {
+            continue;
+        };
+        AllowedHost::parse(&resolved).map_err(|reason| ManifestError::DefaultAllowedHost {
+            template: template::display(&parts),
+            resolved,
+            reason,
+        })?;
+    }
+    Ok(())
+}
+
+/// `parts` expanded with the variables' defaults; `None` when a variable has
+/// no default or is not declared.
+fn resolve_with_defaults(
+    parts: &[Part<'_>],
+    variables: &BTreeMap<String, Variable>,
+) -> Option<String> {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            Part::Literal(text) => out.push_str(text),
+            Part::Variable(name) => out.push_str(variables.get(*name)?.default.as_deref()?),
+        }
+    }
+    Some(out)
+}
+
+/// Spin refuses `allowed_outbound_hosts = ["insecure:allow-all"]` by name.
+fn check_insecure_allow_all(entries: &[String]) -> Result<(), ManifestError> {
+    match entries {
+        [only] if only == INSECURE_ALLOW_ALL => Err(ManifestError::AllowedHost {
+            entry: only.clone(),
+            reason: "'insecure:allow-all' is not allowed - use '*://*:*' instead if you really want to allow all outbound traffic".to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// A component's parsed `allowed_outbound_hosts`; [`AllowedHosts::allows`]
 /// answers for each outbound HTTP request or Redis connection.
@@ -62,8 +137,10 @@ enum PortPattern {
 impl AllowedHosts {
     /// Parses `entries`, already expanded. Empty entries (and a bare `http://`
     /// or `https://`, what `https://{{ host }}` becomes with `host` empty) are
-    /// skipped, as Spin skips templates that resolve to nothing.
+    /// skipped: they grant nothing. (The manifest's defaults must not produce
+    /// them: see [`validate_with_defaults`].)
     pub fn parse(entries: &[String]) -> Result<Self, ManifestError> {
+        check_insecure_allow_all(entries)?;
         let mut parsed = Vec::with_capacity(entries.len());
         for entry in entries {
             let trimmed = entry.trim();
@@ -105,25 +182,36 @@ impl AllowedHosts {
 }
 
 impl AllowedHost {
-    /// Parses one non-empty entry; the error says what is wrong with it.
+    /// Parses one entry the way Spin's `AllowedHostConfig::parse` does, so that
+    /// exactly the entries Spin rejects are rejected; the error is Spin's text.
+    ///
+    /// As in Spin, the port is what follows the last `:` (so a bracketed IPv6
+    /// address needs an explicit port), the port is checked first, then the
+    /// scheme, then the host.
     fn parse(entry: &str) -> Result<Self, String> {
-        if entry == "insecure:allow-all" {
-            return Err(
-                "`insecure:allow-all` is not allowed: use `*://*:*` to allow all outbound traffic"
-                    .to_owned(),
-            );
-        }
-        let Some((scheme, rest)) = entry.split_once("://") else {
-            return Err(
-                "no scheme: write `scheme://host[:port]` (e.g. `https://example.com`, `redis://127.0.0.1:6379`, `*://*:*`)"
-                    .to_owned(),
-            );
+        let url = entry.trim();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(match url {
+                "*" | ":" | "" | "?" => format!(
+                    "{url:?} is not an allowed outbound host format. Hosts must be in the form <scheme>://<host>[:<port>], with '*' wildcards allowed for each (`*://*:*` allows all outbound networking, with no sandboxing)"
+                ),
+                _ => format!("{url:?} does not contain a scheme (e.g., 'http://' or '*://')"),
+            });
         };
-        let scheme = parse_scheme(scheme)?;
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let (host, port) = split_host_port(rest)?;
-        let host = parse_host(host)?;
-        let port = parse_port(port, scheme.as_deref())?;
+        let (host, rest) = rest.rsplit_once(':').unwrap_or((rest, ""));
+        let port = match rest.split_once('/') {
+            Some((_, path)) if !path.is_empty() => {
+                return Err(format!("{url:?} has a path but is not allowed to"))
+            }
+            Some((port, _)) => port,
+            None => rest,
+        };
+        let port = parse_port(port, scheme)
+            .map_err(|e| format!("Invalid allowed host port {port:?}: {e} (in {url:?})"))?;
+        let scheme = parse_scheme(scheme)
+            .map_err(|e| format!("Invalid allowed host scheme {scheme:?}: {e} (in {url:?})"))?;
+        let host = parse_host(host)
+            .map_err(|e| format!("Invalid allowed host {host:?}: {e} (in {url:?})"))?;
         Ok(Self { scheme, host, port })
     }
 
@@ -154,107 +242,65 @@ impl AllowedHost {
     }
 }
 
-/// `*` or an alphabetic scheme name.
+/// `*` or a scheme name of letters (Spin accepts any alphabetic characters,
+/// and an empty name, which matches nothing).
 fn parse_scheme(scheme: &str) -> Result<Option<String>, String> {
     if scheme == "*" {
         return Ok(None);
     }
     if scheme.starts_with('{') {
-        return Err("scheme lists are not supported: write one entry per scheme".to_owned());
+        return Err("scheme lists are not supported".to_owned());
     }
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphabetic()) {
-        return Err(format!(
-            "invalid scheme {scheme:?}: only letters or `*` are allowed"
-        ));
+    if scheme.chars().any(|c| !c.is_alphabetic()) {
+        return Err("only alphabetic characters are allowed".to_owned());
     }
-    Ok(Some(scheme.to_ascii_lowercase()))
+    Ok(Some(scheme.to_lowercase()))
 }
 
-/// Splits `host[:port]`, rejecting a path (`host:port/path`, `host/path`).
-fn split_host_port(rest: &str) -> Result<(&str, &str), String> {
-    // A bracketed IPv6 address has colons of its own.
-    let (host, after) = if rest.starts_with('[') {
-        match rest.find(']') {
-            Some(end) => rest.split_at(end + 1),
-            None => return Err(format!("invalid host {rest:?}: unclosed `[`")),
-        }
-    } else {
-        match rest.rfind(':') {
-            Some(colon) => rest.split_at(colon),
-            None => (rest, ""),
-        }
-    };
-    let port = match after.strip_prefix(':') {
-        Some(port) => port,
-        None if after.is_empty() => "",
-        None => return Err(format!("invalid host {rest:?}")),
-    };
-    if port.contains('/') {
-        return Err(has_path());
-    }
-    if host.contains('/') && !is_cidr(host) {
-        return Err(has_path());
-    }
-    Ok((host, port))
-}
-
-fn has_path() -> String {
-    "has a path but is not allowed to: write only `scheme://host[:port]`".to_owned()
-}
-
-/// Whether `host` looks like `address/prefix`.
-fn is_cidr(host: &str) -> bool {
-    host.split_once('/')
-        .is_some_and(|(ip, prefix)| ip.parse::<IpAddr>().is_ok() && prefix.parse::<u8>().is_ok())
-}
-
+/// The host part, in Spin's order: `*`, `self`, lists, IP ranges, paths,
+/// `*.` wildcards, then a domain or IP address.
 fn parse_host(host: &str) -> Result<HostPattern, String> {
+    let host = host.trim();
     match host {
         "*" => return Ok(HostPattern::Any),
         "self" | "self.alt" => return Ok(HostPattern::ToSelf),
-        "" => return Err("no host: write `scheme://host[:port]`, or `*` for any host".to_owned()),
         _ => {}
     }
     if host.starts_with('{') {
-        return Err("host lists are not supported: write one entry per host".to_owned());
+        return Err("host lists are not yet supported".to_owned());
     }
-    if let Some((ip, prefix)) = host.split_once('/') {
-        return parse_cidr(ip, prefix);
+    if let Some(cidr) = parse_cidr(host) {
+        return Ok(cidr);
+    }
+    let host = host.trim_end_matches('/');
+    if host.contains('/') {
+        return Err("must not include a path".to_owned());
     }
     if let Some(domain) = host.strip_prefix("*.") {
         if domain.contains('*') {
-            return Err(format!(
-                "invalid host {host:?}: `*` is allowed only as the whole host or as the first label (`*.example.com`)"
-            ));
+            return Err("wildcards are allowed only as prefixes".to_owned());
         }
-        return match url::Host::parse(domain) {
-            Ok(url::Host::Domain(domain)) => Ok(HostPattern::Subdomain(format!(".{domain}"))),
-            Ok(_) => Err(format!(
-                "invalid host {host:?}: a `*.` wildcard needs a domain, not an IP address"
-            )),
-            Err(e) => Err(format!("invalid host {host:?}: {e}")),
-        };
+        return Ok(HostPattern::Subdomain(format!(
+            ".{}",
+            domain.to_lowercase()
+        )));
     }
     if host.contains('*') {
-        return Err(format!(
-            "invalid host {host:?}: `*` is allowed only as the whole host or as the first label (`*.example.com`)"
-        ));
+        return Err("wildcards are allowed only as subdomains".to_owned());
     }
     url::Host::parse(host)
         .map(HostPattern::Literal)
-        .map_err(|e| format!("invalid host {host:?}: {e}"))
+        .map_err(|e| e.to_string())
 }
 
-/// `10.0.0.0/8`: the address is truncated to its prefix (as Spin does).
-fn parse_cidr(ip: &str, prefix: &str) -> Result<HostPattern, String> {
-    let invalid = || format!("invalid IP range {ip}/{prefix}");
-    let ip: IpAddr = ip.parse().map_err(|_| invalid())?;
-    let prefix: u8 = prefix.parse().map_err(|_| invalid())?;
+/// `10.0.0.0/8` (the address is truncated to its prefix, as Spin does);
+/// `None` when `host` is not an IP range.
+fn parse_cidr(host: &str) -> Option<HostPattern> {
+    let (ip, prefix) = host.split_once('/')?;
+    let ip: IpAddr = ip.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok()?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
-    if prefix > max {
-        return Err(invalid());
-    }
-    Ok(HostPattern::Cidr(mask(ip, prefix), prefix))
+    (prefix <= max).then(|| HostPattern::Cidr(mask(ip, prefix), prefix))
 }
 
 /// `ip` with all but its first `prefix` bits cleared.
@@ -277,34 +323,32 @@ fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
     ip.is_ipv4() == network.is_ipv4() && mask(ip, prefix) == network
 }
 
-fn parse_port(port: &str, scheme: Option<&str>) -> Result<PortPattern, String> {
-    match port {
-        "" => scheme
-            .and_then(well_known_port)
-            .map(PortPattern::Port)
-            .ok_or_else(|| {
-                format!(
-                    "no port, and scheme `{}` has no default port: add one (`:6380`) or `:*`",
-                    scheme.unwrap_or("*")
-                )
-            }),
-        "*" => Ok(PortPattern::Any),
-        _ if port.starts_with('{') => Err(
-            "port lists are not supported: write one entry per port, or a range `start..end`"
-                .to_owned(),
-        ),
-        _ => {
-            let number = |p: &str| {
-                p.parse::<u16>().map_err(|_| {
-                    format!("invalid port {port:?}: expected a number, `*` or `start..end`")
-                })
-            };
-            match port.split_once("..") {
-                Some((start, end)) => Ok(PortPattern::Range(number(start)?, number(end)?)),
-                None => Ok(PortPattern::Port(number(port)?)),
-            }
-        }
+/// The port part: empty (the scheme's well-known port), `*`, a number or a
+/// range `start..end` (end excluded).
+fn parse_port(port: &str, scheme: &str) -> Result<PortPattern, String> {
+    if port.is_empty() {
+        return well_known_port(scheme).map(PortPattern::Port).ok_or_else(|| {
+            format!(
+                "no port was provided and the scheme {scheme:?} does not have a known default port number"
+            )
+        });
     }
+    if port == "*" {
+        return Ok(PortPattern::Any);
+    }
+    if port.starts_with('{') {
+        return Err("port lists are not yet supported".to_owned());
+    }
+    if let Some((start, end)) = port.split_once("..") {
+        let number = |p: &str| {
+            p.parse::<u16>()
+                .map_err(|_| format!("port range {port:?} contains non-number"))
+        };
+        return Ok(PortPattern::Range(number(start)?, number(end)?));
+    }
+    port.parse::<u16>()
+        .map(PortPattern::Port)
+        .map_err(|_| format!("port {port:?} is not a number"))
 }
 
 /// The port a scheme uses when none is given (Spin's list; `rediss` has none).
@@ -380,7 +424,10 @@ mod tests {
         assert!(h.allows("redis://cache:6379"));
         assert!(!h.allows("redis://cache:6380"));
         let reason = reason("rediss://cache");
-        assert!(reason.contains("no default port"), "{reason}");
+        assert_eq!(
+            reason,
+            "Invalid allowed host port \"\": no port was provided and the scheme \"rediss\" does not have a known default port number (in \"rediss://cache\")"
+        );
         assert!(hosts(&["rediss://cache:6379"]).allows("rediss://cache:6379"));
     }
 
@@ -416,7 +463,10 @@ mod tests {
         assert!(all.allows("https://example.com/"));
         assert!(all.allows("redis://10.0.0.1:1234"));
         let reason = reason("*://example.com");
-        assert!(reason.contains("no default port"), "{reason}");
+        assert!(
+            reason.contains("the scheme \"*\" does not have a known default port number"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -450,14 +500,16 @@ mod tests {
 
     #[test]
     fn allowed_hosts_path_is_rejected() {
-        for entry in [
-            "http://127.0.0.1:8080/hook",
-            "https://example.com/api",
-            "https://example.com/api/",
-        ] {
+        // Spin finds the path after the port, or in the host when there is no port.
+        assert_eq!(
+            reason("http://127.0.0.1:8080/hook"),
+            "\"http://127.0.0.1:8080/hook\" has a path but is not allowed to"
+        );
+        for entry in ["https://example.com/api", "https://example.com/api/"] {
             let reason = reason(entry);
             assert!(
-                reason.contains("has a path but is not allowed to"),
+                reason.starts_with("Invalid allowed host \"example.com/api")
+                    && reason.contains(": must not include a path"),
                 "{entry}: {reason}"
             );
         }
@@ -466,17 +518,176 @@ mod tests {
     }
 
     #[test]
-    fn allowed_hosts_malformed_entries_are_rejected() {
-        assert!(reason("example.com").contains("no scheme"));
-        assert!(reason("insecure:allow-all").contains("*://*:*"));
-        assert!(reason("http://example.com:http").contains("invalid port"));
-        assert!(reason("http://example.com:70000").contains("invalid port"));
-        assert!(reason("http://a.*.com").contains("`*`"));
-        assert!(reason("https://*.10.0.0.1").contains("domain"));
-        assert!(reason("h2c://example.com:80").contains("invalid scheme"));
-        assert!(reason("http://:80").contains("no host"));
+    fn allowed_hosts_malformed_entries_are_rejected_with_spin_messages() {
+        for (entry, expected) in [
+            (
+                "example.com",
+                "\"example.com\" does not contain a scheme (e.g., 'http://' or '*://')",
+            ),
+            ("*", "\"*\" is not an allowed outbound host format."),
+            (
+                "http://example.com:http",
+                "Invalid allowed host port \"http\": port \"http\" is not a number",
+            ),
+            (
+                "http://example.com:70000",
+                "Invalid allowed host port \"70000\": port \"70000\" is not a number",
+            ),
+            (
+                "http://example.com:1..x",
+                "Invalid allowed host port \"1..x\": port range \"1..x\" contains non-number",
+            ),
+            (
+                "http://example.com:{80,443}",
+                "Invalid allowed host port \"{80,443}\": port lists are not yet supported",
+            ),
+            (
+                "http://a.*.com",
+                "Invalid allowed host \"a.*.com\": wildcards are allowed only as subdomains",
+            ),
+            (
+                "http://*.a.*.com",
+                "Invalid allowed host \"*.a.*.com\": wildcards are allowed only as prefixes",
+            ),
+            (
+                "http://{a,b}:80",
+                "Invalid allowed host \"{a,b}\": host lists are not yet supported",
+            ),
+            (
+                "h2c://example.com:80",
+                "Invalid allowed host scheme \"h2c\": only alphabetic characters are allowed",
+            ),
+            (
+                "{http,https}://example.com:80",
+                "Invalid allowed host scheme \"{http,https}\": scheme lists are not supported",
+            ),
+            ("http://:80", "Invalid allowed host \"\": empty host"),
+            ("http://", "Invalid allowed host \"\": empty host"),
+            (
+                "http://[::1]",
+                "Invalid allowed host port \"1]\": port \"1]\" is not a number",
+            ),
+        ] {
+            let reason = AllowedHost::parse(entry).unwrap_err();
+            assert!(reason.starts_with(expected), "{entry}: {reason}");
+        }
+        // Spin refuses `insecure:allow-all` by name when it is the only entry.
+        assert_eq!(
+            reason("insecure:allow-all"),
+            "'insecure:allow-all' is not allowed - use '*://*:*' instead if you really want to allow all outbound traffic"
+        );
         let err = AllowedHosts::parse(&["http//x".to_owned()]).unwrap_err();
         assert!(err.to_string().contains("\"http//x\""), "{err}");
+        let err = AllowedHosts::parse(&["http://h:x".to_owned()]).unwrap_err();
+        assert!(err.to_string().ends_with("(in \"http://h:x\")"), "{err}");
+    }
+
+    #[test]
+    fn allowed_hosts_what_spin_accepts_parses() {
+        let h = hosts(&[
+            "https://*.10.0.0.1",
+            "://example.com:80",
+            "http://example.com:80/",
+        ]);
+        assert!(!h.allows("https://10.0.0.1/"));
+        assert!(h.allows("http://example.com/"));
+    }
+
+    fn variables(pairs: &[(&str, Option<&str>)]) -> BTreeMap<String, Variable> {
+        pairs
+            .iter()
+            .map(|(name, default)| {
+                let variable = Variable {
+                    default: default.map(str::to_owned),
+                    required: default.is_none(),
+                    secret: false,
+                    description: None,
+                };
+                ((*name).to_owned(), variable)
+            })
+            .collect()
+    }
+
+    fn validate(entries: &[&str], vars: &[(&str, Option<&str>)]) -> Result<(), ManifestError> {
+        let entries: Vec<String> = entries.iter().map(|e| (*e).to_owned()).collect();
+        validate_with_defaults(&entries, &variables(vars))
+    }
+
+    #[test]
+    fn validate_with_defaults_empty_default_is_spins_error() {
+        let err = validate(&["{{ webhook_origin }}"], &[("webhook_origin", Some(""))]).unwrap_err();
+        assert!(
+            matches!(&err, ManifestError::DefaultAllowedHost { resolved, .. } if resolved.is_empty()),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.starts_with(
+                "using default variable value(s) with template \"{{ webhook_origin }}\" results in invalid config \"\": \"\" is not an allowed outbound host format."
+            ),
+            "{message}"
+        );
+        // Spin prints the template normalized, whatever the spacing.
+        let err = validate(&["https://{{host}}"], &[("host", Some(""))]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "using default variable value(s) with template \"https://{{ host }}\" results in invalid config \"https://\": Invalid allowed host \"\": empty host"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validate_with_defaults_valid_defaults_pass() {
+        validate(
+            &[
+                "{{ origin }}",
+                "redis://{{ host }}:{{ port }}",
+                "https://example.com",
+            ],
+            &[
+                ("origin", Some("http://webhook.invalid")),
+                ("host", Some("127.0.0.1")),
+                ("port", Some("6379")),
+            ],
+        )
+        .unwrap();
+        validate(&[], &[]).unwrap();
+    }
+
+    #[test]
+    fn validate_with_defaults_skips_required_and_undeclared_variables() {
+        // Spin cannot resolve these without a value, so it does not check them
+        // at load time; start-up resolves and checks them.
+        validate(&["{{ origin }}"], &[("origin", None)]).unwrap();
+        validate(&["https://{{ nowhere }}/path"], &[]).unwrap();
+        validate(&["{{ a }}{{ b }}"], &[("a", Some("")), ("b", None)]).unwrap();
+    }
+
+    #[test]
+    fn validate_with_defaults_checks_literal_entries_and_syntax() {
+        let err = validate(&["example.com"], &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"example.com\" does not contain a scheme (e.g., 'http://' or '*://')"
+        );
+        let err = validate(&[""], &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("\"\" is not an allowed outbound host format."),
+            "{err}"
+        );
+        let err = validate(&["insecure:allow-all"], &[]).unwrap_err();
+        assert!(err.to_string().contains("use '*://*:*' instead"), "{err}");
+        let err = validate(&["https://{{ host"], &[("host", Some("h"))]).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::UnterminatedTemplate { .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("unmatched '{{' in template"),
+            "{err}"
+        );
     }
 
     #[test]

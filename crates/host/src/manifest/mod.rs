@@ -10,9 +10,18 @@
 //! - [`AllowedHosts`]: a component's outbound network grants, checked per URL.
 //!
 //! Private parts: `schema` (the serde shape of the TOML), `template`
-//! (`{{ name }}` parsing), `variables`, `allowed_hosts`.
+//! (`{{ name }}` parsing), `variables`, `allowed_hosts`, `routes` (Spin's
+//! route syntax check) and `dependencies` (dependency names and conflicts).
+//!
+//! Loading refuses what Spin 4's loader and triggers refuse, with Spin's
+//! wording, so a manifest mistake fails `cargo test` before it meets a real
+//! Spin: notably every `allowed_outbound_hosts` template must be valid with
+//! the variables' *default* values (Spin checks that before `--variable` or
+//! `SPIN_VARIABLE_*` apply).
 
 mod allowed_hosts;
+mod dependencies;
+mod routes;
 mod schema;
 mod template;
 mod variables;
@@ -24,6 +33,8 @@ pub use allowed_hosts::AllowedHosts;
 pub use variables::{parse_variable_flag, Variables};
 
 use schema::{RawComponent, RawManifest, RawSource, VersionProbe};
+
+use crate::spin::kv::DEFAULT_STORE;
 
 /// A parsed and validated Spin manifest (version 2). Templates are kept raw:
 /// [`Variables`] expands them.
@@ -165,7 +176,7 @@ pub enum ManifestError {
     },
     /// A `[variables]` entry is neither `required` nor has a `default`, or is both.
     #[error(
-        "variable `{name}` in [variables] must be either `required = true` or have a `default`, not {problem}"
+        "variable `{name}` in [variables] must be `required` OR have a `default`, not {problem}"
     )]
     VariableDeclaration {
         /// The variable.
@@ -222,17 +233,79 @@ pub enum ManifestError {
         template: String,
     },
     /// A template has `{{` without a closing `}}`.
-    #[error("template {template:?} has an unterminated `{{{{`: close it with `}}}}`")]
+    #[error(
+        "invalid variable template {template:?}: unmatched '{{{{' in template (close it with '}}}}')"
+    )]
     UnterminatedTemplate {
         /// The whole template.
         template: String,
     },
-    /// An `allowed_outbound_hosts` entry (after expansion) is malformed.
-    #[error("invalid allowed outbound host {entry:?}: {reason}")]
+    /// An `allowed_outbound_hosts` entry (literal, or after expansion) is
+    /// malformed; the reason is Spin's message, which quotes the entry.
+    #[error("{reason}")]
     AllowedHost {
         /// The entry.
         entry: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// An `allowed_outbound_hosts` template is malformed once its variables take
+    /// their `default` values: Spin refuses such a manifest at load time,
+    /// before `--variable` or `SPIN_VARIABLE_*` can apply, so the default must
+    /// be a valid host too.
+    #[error(
+        "using default variable value(s) with template {template:?} results in invalid config {resolved:?}: {reason}"
+    )]
+    DefaultAllowedHost {
+        /// The template, as Spin prints it (`{{ name }}`).
+        template: String,
+        /// What it expands to with the defaults.
+        resolved: String,
+        /// Why that is not a valid entry (Spin's message).
+        reason: String,
+    },
+    /// A `key_value_stores` label other than `default`: Spin defines no other
+    /// store without a runtime config file, and this host has none.
+    #[error(
+        "unknown key_value_stores label {label:?} for component {component:?}: thumbflow's host, like Spin without a runtime config file, defines only the `default` store"
+    )]
+    UnknownStore {
+        /// The label.
+        label: String,
+        /// The component that lists it.
+        component: String,
+    },
+    /// `[trigger]` has no trigger at all: there would be nothing to run.
+    #[error("No triggers in app: add a [[trigger.http]] or [[trigger.redis]]")]
+    NoTriggers,
+    /// A `[[trigger.http]]` route that Spin's router cannot parse.
+    #[error("Error parsing route {route} associated with component {component}: {reason}")]
+    Route {
+        /// The route as Spin's router sees it (leading `/`, no trailing `/`,
+        /// `/...` written `/*`).
+        route: String,
+        /// The trigger's component.
+        component: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `[component.<id>.dependencies]` key that is neither a kebab-case name
+    /// nor a package name `namespace:package[/interface][@version]`.
+    #[error("invalid dependency name {name:?} in [component.{component}.dependencies]: {reason}")]
+    DependencyName {
+        /// The key.
+        name: String,
+        /// The component.
+        component: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two dependencies of one component could satisfy the same import.
+    #[error("component {component:?} has invalid dependencies: {reason}")]
+    Dependencies {
+        /// The component.
+        component: String,
+        /// Which dependencies conflict.
         reason: String,
     },
     /// An error, with where in the manifest it comes from.
@@ -339,9 +412,17 @@ impl Manifest {
         let mut components = BTreeMap::new();
         for (id, raw_component) in raw.component {
             let component = component(id.0.clone(), raw_component, base_dir)?;
+            load_checks(&component, &variables)
+                .map_err(|e| e.context(format!("Failed to load component `{}`", id.0)))?;
             components.insert(id.0, component);
         }
 
+        if raw.trigger.http.is_empty()
+            && raw.trigger.redis.is_empty()
+            && raw.trigger.unsupported.is_empty()
+        {
+            return Err(ManifestError::NoTriggers);
+        }
         if let Some(kind) = raw.trigger.unsupported.first() {
             return Err(ManifestError::Unsupported {
                 what: format!("trigger type `{kind}` ([[trigger.{kind}]])"),
@@ -362,8 +443,12 @@ impl Manifest {
         let mut http_triggers = Vec::new();
         for trigger in raw.trigger.http {
             if let Some(executor) = &trigger.executor {
+                // Spin's default executor is `type = "http"`, alias `"spin"`.
                 let is_spin = executor.len() == 1
-                    && executor.get("type").and_then(toml::Value::as_str) == Some("spin");
+                    && matches!(
+                        executor.get("type").and_then(toml::Value::as_str),
+                        Some("spin" | "http")
+                    );
                 if !is_spin {
                     let kind = executor.get("type").and_then(toml::Value::as_str);
                     return Err(ManifestError::Unsupported {
@@ -377,17 +462,14 @@ impl Manifest {
                 }
             }
             check_component(&trigger.component.0, "http")?;
+            routes::check(&trigger.route, &trigger.component.0)?;
             http_triggers.push(HttpTrigger {
                 route: trigger.route,
                 component: trigger.component.0,
             });
         }
 
-        let redis_address = raw
-            .application
-            .trigger
-            .redis
-            .and_then(|redis| redis.address);
+        let redis_address = raw.application.trigger.redis.map(|redis| redis.address);
         let mut redis_triggers = Vec::new();
         for trigger in raw.trigger.redis {
             check_component(&trigger.component.0, "redis")?;
@@ -413,6 +495,28 @@ impl Manifest {
             base_dir: base_dir.to_owned(),
         })
     }
+}
+
+/// The checks Spin makes on each component when it loads the application
+/// (`crates/loader/src/local.rs` `load_component`, and the key-value factor
+/// when the app starts); errors are wrapped like Spin's, naming the field.
+fn load_checks(
+    component: &Component,
+    variables: &BTreeMap<String, Variable>,
+) -> Result<(), ManifestError> {
+    allowed_hosts::validate_with_defaults(&component.allowed_outbound_hosts, variables)
+        .map_err(|e| e.context("`allowed_outbound_hosts` is malformed"))?;
+    if let Some(label) = component
+        .key_value_stores
+        .iter()
+        .find(|label| *label != DEFAULT_STORE)
+    {
+        return Err(ManifestError::UnknownStore {
+            label: label.clone(),
+            component: component.id.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Builds a [`Component`], rejecting the fields this host does not implement.
@@ -467,6 +571,7 @@ fn component(id: String, raw: RawComponent, base_dir: &Path) -> Result<Component
             ));
         }
     };
+    dependencies::check_names(&id, raw.dependencies.keys())?;
     let mut dependencies = BTreeMap::new();
     for (name, dependency) in raw.dependencies {
         let path = local_dependency(&dependency).ok_or_else(|| ManifestError::Unsupported {

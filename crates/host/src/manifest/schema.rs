@@ -60,9 +60,10 @@ pub(super) struct RawApplication {
     /// `targets` (deployment environments `spin build` checks against): ignored.
     #[serde(default, rename = "targets")]
     _targets: Option<IgnoredAny>,
-    /// `[application.tool.<name>]`: settings for other tools, ignored by Spin too.
+    /// `[application.tool.<name>]`: settings for other tools, ignored by Spin
+    /// too (which still requires each to be a table).
     #[serde(default, rename = "tool")]
-    _tool: Option<IgnoredAny>,
+    _tool: BTreeMap<String, toml::Table>,
     /// `[application.trigger.<type>]`.
     #[serde(default)]
     pub trigger: RawAppTriggers,
@@ -80,8 +81,9 @@ pub(super) struct RawAppTriggers {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAppRedis {
-    /// `address`: the default server of every `[[trigger.redis]]`.
-    pub address: Option<String>,
+    /// `address`: the default server of every `[[trigger.redis]]`; required
+    /// when the table is there, as in Spin's Redis trigger.
+    pub address: String,
 }
 
 /// One `[variables]` entry.
@@ -221,13 +223,42 @@ pub(super) struct RawComponent {
     /// `targets`: deployment compatibility for `spin build`, ignored.
     #[serde(default, rename = "targets")]
     _targets: Option<IgnoredAny>,
-    /// `[component.<id>.tool.<name>]`: settings for other tools, ignored by Spin too.
+    /// `[component.<id>.tool.<name>]`: settings for other tools, ignored by Spin
+    /// too (which still requires each to be a table).
     #[serde(default, rename = "tool")]
-    _tool: Option<IgnoredAny>,
+    _tool: BTreeMap<String, toml::Table>,
     /// `[component.<id>.profile.<name>]`: used only by `spin build/up --profile`,
     /// which this host does not have; the default profile is what it runs.
+    /// Checked for unknown fields like Spin, otherwise ignored.
     #[serde(default, rename = "profile")]
-    _profile: Option<IgnoredAny>,
+    _profile: BTreeMap<String, RawProfile>,
+}
+
+/// `[component.<id>.profile.<name>]`: the fields a profile may override.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    /// `source`.
+    #[serde(default, rename = "source")]
+    _source: Option<RawSource>,
+    /// `environment`.
+    #[serde(default, rename = "environment")]
+    _environment: BTreeMap<String, String>,
+    /// `dependencies`.
+    #[serde(default, rename = "dependencies")]
+    _dependencies: BTreeMap<String, toml::Value>,
+    /// `[component.<id>.profile.<name>.build]`: only `command`.
+    #[serde(default, rename = "build")]
+    _build: Option<RawProfileBuild>,
+}
+
+/// `[component.<id>.profile.<name>.build]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfileBuild {
+    /// `command`: one command or a list.
+    #[serde(rename = "command", deserialize_with = "commands")]
+    _command: (),
 }
 
 /// `source`: a path, or a table (URL or registry package) this host cannot fetch.

@@ -1,6 +1,7 @@
-//! `{{ name }}` templates, as Spin's `spin-expressions` reads them: text with
-//! expressions in double braces, each expression the name of an application
-//! variable (whitespace inside the braces is ignored).
+//! `{{ name }}` templates, as Spin's `spin-expressions` reads them
+//! (`crates/expressions/src/template.rs`): text with expressions in double
+//! braces, each expression the name of an application variable (whitespace
+//! inside the braces is ignored).
 
 use super::ManifestError;
 
@@ -43,6 +44,24 @@ pub(crate) fn parse(template: &str) -> Result<Vec<Part<'_>>, ManifestError> {
         }
     }
     Ok(parts)
+}
+
+/// Whether `parts` has no variable reference (Spin checks such an entry as it
+/// is, without resolving anything).
+pub(crate) fn is_literal(parts: &[Part<'_>]) -> bool {
+    parts.iter().all(|part| matches!(part, Part::Literal(_)))
+}
+
+/// `parts` written back the way Spin prints a template in its messages: every
+/// expression as `{{ name }}`, whatever the spacing in the manifest.
+pub(crate) fn display(parts: &[Part<'_>]) -> String {
+    parts
+        .iter()
+        .map(|part| match part {
+            Part::Literal(text) => (*text).to_owned(),
+            Part::Variable(name) => format!("{{{{ {name} }}}}"),
+        })
+        .collect()
 }
 
 /// Expands `template`, looking each variable up with `lookup`.
@@ -100,6 +119,17 @@ mod tests {
     }
 
     #[test]
+    fn display_normalizes_spacing_like_spin() {
+        let parts = parse("https://{{host}}:{{  port }}").unwrap();
+        assert_eq!(display(&parts), "https://{{ host }}:{{ port }}");
+        assert!(!is_literal(&parts));
+        let literal = parse("redis://127.0.0.1:6379").unwrap();
+        assert_eq!(display(&literal), "redis://127.0.0.1:6379");
+        assert!(is_literal(&literal));
+        assert!(is_literal(&parse("").unwrap()));
+    }
+
+    #[test]
     fn expand_substitutes_with_and_without_spaces() {
         let out = expand("redis://{{ host }}:{{port}}", lookup).unwrap();
         assert_eq!(out, "redis://127.0.0.1:6379");
@@ -124,7 +154,10 @@ mod tests {
             matches!(err, ManifestError::UnterminatedTemplate { .. }),
             "{err:?}"
         );
-        assert!(err.to_string().contains("unterminated"), "{err}");
+        assert!(
+            err.to_string().contains("unmatched '{{' in template"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -454,21 +454,31 @@ fn manifest_ids_follow_spin_rules() {
         "source = \"web.wasm\"\nkey_value_stores = [\"default\", \"my store\"]",
     ));
     assert_contains(&message, &["key-value store label `my store`"]);
-    let m = parse(&BASE.replace(
-        "source = \"web.wasm\"",
-        "source = \"web.wasm\"\nkey_value_stores = [\"default\", \"my-store\", \"other_store\"]",
-    ))
-    .unwrap();
-    assert_eq!(
-        m.components["web"].key_value_stores,
-        ["default", "my-store", "other_store"]
-    );
+    // Well-formed labels pass the syntax check (and then meet the store check:
+    // only `default` exists without a runtime config).
+    for label in ["my-store", "other_store"] {
+        let message = error(&BASE.replace(
+            "source = \"web.wasm\"",
+            &format!("source = \"web.wasm\"\nkey_value_stores = [\"default\", \"{label}\"]"),
+        ));
+        assert_contains(
+            &message,
+            &[&format!("unknown key_value_stores label \"{label}\"")],
+        );
+    }
 }
 
 #[test]
 fn manifest_variable_needs_required_xor_default() {
     let message = error(&BASE.replace("[variables]", "[variables]\ntoken = { secret = true }"));
-    assert_contains(&message, &["variable `token`", "not neither"]);
+    assert_contains(
+        &message,
+        &[
+            "variable `token`",
+            "must be `required` OR have a `default`",
+            "not neither",
+        ],
+    );
     let message = error(&BASE.replace(
         "[variables]",
         "[variables]\ntoken = { required = true, default = \"x\" }",
@@ -537,7 +547,7 @@ fn manifest_error_context_is_prefixed() {
     .context("channel of [[trigger.redis]]");
     assert_eq!(
         err.to_string(),
-        "channel of [[trigger.redis]]: template \"{{ x\" has an unterminated `{{`: close it with `}}`"
+        "channel of [[trigger.redis]]: invalid variable template \"{{ x\": unmatched '{{' in template (close it with '}}')"
     );
 }
 
@@ -556,4 +566,271 @@ fn manifest_bad_source_and_build_command_types_are_located() {
         &message,
         &["invalid build `command`", "`component.web.build.command`"],
     );
+}
+
+/// `text` with the `default` of `[variables]` entry `name` replaced by `value`.
+fn with_default(text: &str, name: &str, value: &str) -> String {
+    let prefix = format!("{name} = {{ default = \"");
+    let mut found = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| match line.strip_prefix(&prefix) {
+            Some(rest) => {
+                let (_, after) = rest.split_once('"').expect("closing quote of the default");
+                found = true;
+                format!("{prefix}{value}\"{after}")
+            }
+            None => line.to_owned(),
+        })
+        .collect();
+    assert!(found, "no `{name} = {{ default = \"...\"` line");
+    lines.join("\n")
+}
+
+fn spin_toml() -> String {
+    std::fs::read_to_string(SPIN_TOML).unwrap()
+}
+
+#[test]
+fn manifest_old_empty_webhook_origin_is_refused_like_spin() {
+    // spin.toml before the fix: real Spin 4.0.2 refused it at load time.
+    let old = with_default(&spin_toml(), "webhook_origin", "");
+    assert!(old.contains("webhook_origin = { default = \"\","));
+    let err = parse(&old).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "Failed to load component `notifier`: `allowed_outbound_hosts` is malformed: using default variable value(s) with template \"{{ webhook_origin }}\" results in invalid config \"\""
+        ),
+        "{message}"
+    );
+    // The same layers as Spin's error chain.
+    let ManifestError::Context { context, inner } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(context, "Failed to load component `notifier`");
+    let ManifestError::Context { context, inner } = inner.as_ref() else {
+        panic!("{inner:?}");
+    };
+    assert_eq!(context, "`allowed_outbound_hosts` is malformed");
+    assert!(
+        matches!(inner.as_ref(), ManifestError::DefaultAllowedHost { template, resolved, .. }
+            if template == "{{ webhook_origin }}" && resolved.is_empty()),
+        "{inner:?}"
+    );
+}
+
+#[test]
+fn manifest_real_spin_toml_loads_with_every_default() {
+    let m = Manifest::from_file(Path::new(SPIN_TOML)).unwrap();
+    assert!(m.variables.values().all(|v| v.default.is_some()));
+    let vars = Variables::resolve(&m, &[], &|_| None).unwrap();
+    for component in m.components.values() {
+        let hosts = vars.allowed_hosts(component).unwrap();
+        assert!(!hosts.is_empty(), "{}", component.id);
+    }
+}
+
+#[test]
+fn manifest_allowed_hosts_default_that_is_not_a_host_is_refused() {
+    let text = BASE
+        .replace(
+            "[variables]",
+            "[variables]\nhook = { default = \"http://127.0.0.1:8080/hook\" }",
+        )
+        .replace(
+            "source = \"web.wasm\"",
+            "source = \"web.wasm\"\nallowed_outbound_hosts = [\"{{hook}}\"]",
+        );
+    assert_eq!(
+        error(&text),
+        "Failed to load component `web`: `allowed_outbound_hosts` is malformed: using default variable value(s) with template \"{{ hook }}\" results in invalid config \"http://127.0.0.1:8080/hook\": \"http://127.0.0.1:8080/hook\" has a path but is not allowed to"
+    );
+}
+
+#[test]
+fn manifest_allowed_hosts_literal_entry_is_checked_at_load() {
+    let message = error(&BASE.replace(
+        "source = \"worker.wasm\"",
+        "source = \"worker.wasm\"\nallowed_outbound_hosts = [\"redis://127.0.0.1:6379\", \"example.com\"]",
+    ));
+    assert_eq!(
+        message,
+        "Failed to load component `worker`: `allowed_outbound_hosts` is malformed: \"example.com\" does not contain a scheme (e.g., 'http://' or '*://')"
+    );
+    let message = error(&BASE.replace(
+        "source = \"worker.wasm\"",
+        "source = \"worker.wasm\"\nallowed_outbound_hosts = [\"insecure:allow-all\"]",
+    ));
+    assert_contains(
+        &message,
+        &[
+            "Failed to load component `worker`: `allowed_outbound_hosts` is malformed: 'insecure:allow-all' is not allowed",
+        ],
+    );
+}
+
+#[test]
+fn manifest_allowed_hosts_unmatched_braces_are_refused_at_load() {
+    let message = error(&BASE.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\nallowed_outbound_hosts = [\"https://{{ redis_address\"]",
+    ));
+    assert_contains(
+        &message,
+        &[
+            "Failed to load component `web`: `allowed_outbound_hosts` is malformed: ",
+            "unmatched '{{' in template",
+        ],
+    );
+}
+
+#[test]
+fn manifest_allowed_hosts_with_required_variable_is_checked_at_start_up() {
+    // Spin cannot resolve a variable without a default at load time, so it
+    // does not check the entry then; a bad value still fails at start-up.
+    let text = BASE
+        .replace("[variables]", "[variables]\norigin = { required = true }")
+        .replace(
+            "source = \"web.wasm\"",
+            "source = \"web.wasm\"\nallowed_outbound_hosts = [\"{{ origin }}\"]",
+        );
+    let m = parse(&text).unwrap();
+    let err = Variables::resolve(&m, &[], &|_| None).unwrap_err();
+    assert!(
+        matches!(&err, ManifestError::RequiredVariables { names } if names == &["origin"]),
+        "{err:?}"
+    );
+    let set = [("origin".to_owned(), "example.com".to_owned())];
+    let message = Variables::resolve(&m, &set, &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert_contains(
+        &message,
+        &[
+            "allowed_outbound_hosts of [component.web]",
+            "\"example.com\" does not contain a scheme",
+        ],
+    );
+    let set = [("origin".to_owned(), "https://example.com".to_owned())];
+    let vars = Variables::resolve(&m, &set, &|_| None).unwrap();
+    assert!(vars
+        .allowed_hosts(&m.components["web"])
+        .unwrap()
+        .allows("https://example.com/x"));
+}
+
+#[test]
+fn manifest_unknown_key_value_store_is_refused() {
+    let message = error(&BASE.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\nkey_value_stores = [\"default\", \"cache\"]",
+    ));
+    assert_eq!(
+        message,
+        "Failed to load component `web`: unknown key_value_stores label \"cache\" for component \"web\": thumbflow's host, like Spin without a runtime config file, defines only the `default` store"
+    );
+}
+
+#[test]
+fn manifest_without_triggers_is_refused() {
+    let no_triggers: String = BASE
+        .lines()
+        .filter(|l| {
+            !l.starts_with("[[trigger.")
+                && !l.starts_with("route")
+                && !l.starts_with("channel")
+                && !l.starts_with("component =")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for trigger in ["[trigger]", "trigger = { http = [] }"] {
+        let text = no_triggers.replace("[application]\n", &format!("{trigger}\n[application]\n"));
+        let err = parse(&text).unwrap_err();
+        assert!(
+            matches!(err, ManifestError::NoTriggers),
+            "{trigger}: {err:?}"
+        );
+        assert_contains(&err.to_string(), &["No triggers in app"]);
+    }
+}
+
+#[test]
+fn manifest_http_route_syntax_is_checked_like_spin() {
+    let message = error(&BASE.replace("route = \"/...\"", "route = \"/files/*path\""));
+    assert_eq!(
+        message,
+        "Error parsing route /files/*path associated with component web: since there can only be one wildcard, it doesn't need a name. replace `*path` with `*`"
+    );
+    let message = error(&BASE.replace("route = \"/...\"", "route = \"/items/:/x\""));
+    assert_contains(&message, &["route /items/:/x", "params must be named"]);
+    let m = parse(&BASE.replace("route = \"/...\"", "route = \"/items/:id\"")).unwrap();
+    assert_eq!(m.http_triggers[0].route, "/items/:id");
+}
+
+#[test]
+fn manifest_http_executor_http_is_spins_default() {
+    let text = BASE.replace(
+        "route = \"/...\"",
+        "route = \"/...\"\nexecutor = { type = \"http\" }",
+    );
+    assert_eq!(parse(&text).unwrap().http_triggers.len(), 1);
+}
+
+#[test]
+fn manifest_application_redis_table_needs_its_address() {
+    let text = BASE
+        .replace("address = \"{{ redis_address }}\"", "# no address")
+        .replace(
+            "channel = \"events\"",
+            "channel = \"events\"\naddress = \"redis://127.0.0.1:6379\"",
+        );
+    let message = error(&text);
+    assert_contains(
+        &message,
+        &["missing field `address` in [application.trigger.redis]"],
+    );
+}
+
+#[test]
+fn manifest_dependency_names_are_checked_like_spin() {
+    let message = error(&BASE.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\n[component.web.dependencies]\n\"pipeline/normalize\" = { path = \"d.wasm\" }",
+    ));
+    assert_contains(
+        &message,
+        &["invalid dependency name \"pipeline/normalize\" in [component.web.dependencies]"],
+    );
+    let message = error(&BASE.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\n[component.web.dependencies]\n\"a:b\" = { path = \"b.wasm\" }\n\"a:b/c@1.0.0\" = { path = \"c.wasm\" }",
+    ));
+    assert_eq!(
+        message,
+        "component \"web\" has invalid dependencies: \"a:b\" dependency conflicts with \"a:b/c@1.0.0\""
+    );
+}
+
+#[test]
+fn manifest_tool_and_profile_tables_are_checked_like_spin() {
+    let message = error(&BASE.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\ntool = { lint = 1 }",
+    ));
+    assert_contains(&message, &["`component.web.tool.lint`"]);
+    let message = error(&BASE.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\n[component.web.profile.debug]\nfiles = [\"x\"]",
+    ));
+    assert_contains(
+        &message,
+        &["unknown field `files` in [component.web.profile.debug]"],
+    );
+    let m = parse(&BASE.replace(
+        "source = \"web.wasm\"",
+        "source = \"web.wasm\"\n[component.web.profile.debug]\nsource = \"debug.wasm\"\nenvironment = { A = \"1\" }\nbuild = { command = \"make debug\" }",
+    ))
+    .unwrap();
+    assert_eq!(m.components["web"].source, Path::new("/app/web.wasm"));
 }

@@ -305,26 +305,41 @@ source = "worker.wasm"
     }
 
     #[test]
-    fn variables_webhook_origin_default_grants_nothing() {
+    fn variables_webhook_origin_default_grants_only_a_reserved_host() {
         let manifest = real_manifest();
         let vars = Variables::resolve(&manifest, &[], &no_env).unwrap();
         let notifier = &manifest.components["notifier"];
         let hosts = vars.allowed_hosts(notifier).unwrap();
-        assert!(hosts.is_empty());
         assert!(!hosts.allows("http://127.0.0.1:8080/hook"));
         assert!(!hosts.allows("redis://127.0.0.1:6379"));
-        // The same path the runtime takes: expand each entry, then parse.
+        assert!(!hosts.allows("https://example.com/"));
+        // The same path the runtime takes: expand each entry, then parse. The
+        // default is under `.invalid` (RFC 6761), which never resolves.
         let expanded: Vec<String> = notifier
             .allowed_outbound_hosts
             .iter()
             .map(|h| vars.expand(h).unwrap())
             .collect();
-        assert_eq!(expanded, [""]);
-        assert!(!AllowedHosts::parse(&expanded)
+        assert_eq!(expanded, ["http://webhook.invalid"]);
+        assert!(AllowedHosts::parse(&expanded)
             .unwrap()
-            .allows("https://example.com/"));
+            .allows("http://webhook.invalid/hook"));
         let notifier_vars = vars.component_variables(notifier).unwrap();
         assert_eq!(notifier_vars["webhook_url"], "");
+    }
+
+    #[test]
+    fn variables_webhook_origin_set_empty_grants_nothing() {
+        // Only the default must be a valid host: an empty value given at start-up
+        // grants nothing (Spin fails each outbound request instead).
+        let manifest = real_manifest();
+        let set = overrides(&[("webhook_origin", "")]);
+        let vars = Variables::resolve(&manifest, &set, &no_env).unwrap();
+        let hosts = vars
+            .allowed_hosts(&manifest.components["notifier"])
+            .unwrap();
+        assert!(hosts.is_empty());
+        assert!(!hosts.allows("http://webhook.invalid/hook"));
     }
 
     #[test]
@@ -480,7 +495,7 @@ greeting = "hello {{ unknown }}"
     }
 
     #[test]
-    fn variables_unterminated_template_in_allowed_hosts_is_located() {
+    fn variables_unterminated_template_in_component_variable_is_located() {
         let text = r#"
 spin_manifest_version = 2
 [application]
@@ -492,13 +507,13 @@ route = "/..."
 component = "web"
 [component.web]
 source = "web.wasm"
-allowed_outbound_hosts = ["https://{{ host"]
+variables = { url = "https://{{ host" }
 "#;
         let err = Variables::resolve(&manifest(text), &[], &no_env).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("unterminated"), "{message}");
+        assert!(message.contains("unmatched '{{' in template"), "{message}");
         assert!(
-            message.contains("allowed_outbound_hosts of [component.web]"),
+            message.contains("variable `url` in [component.web.variables]"),
             "{message}"
         );
     }
@@ -538,7 +553,10 @@ allowed_outbound_hosts = ["https://{{ host"]
         let err = vars.expand("{{ nope }}").unwrap_err();
         assert!(err.to_string().contains("`nope`"), "{err}");
         let err = vars.expand("{{ bucket").unwrap_err();
-        assert!(err.to_string().contains("unterminated"), "{err}");
+        assert!(
+            err.to_string().contains("unmatched '{{' in template"),
+            "{err}"
+        );
     }
 
     #[test]
