@@ -10,16 +10,19 @@
 //! Modules:
 //! - [`layout`]: the key names (manifest, chunks, thumbnails) and their validation;
 //! - [`manifest`]: the manifest record;
+//! - [`generated`]: the metadata marking thumbnails as generated (both stores);
 //! - [`store`]: [`BlobStore`], the put/get/head/delete protocol over a [`KvBackend`];
 //! - [`error`]: the error type, [`BlobError`].
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod generated;
 pub mod layout;
 pub mod manifest;
 pub mod store;
 
 pub use error::BlobError;
+pub use generated::{is_generated, GeneratedFrom};
 pub use layout::{chunk_key, manifest_key, thumbnail_key, validate_location};
 pub use manifest::Manifest;
 pub use store::{BlobStore, KvBackend, MemoryKv};

@@ -18,6 +18,7 @@
 //! * [`canonical`]: [`CanonicalEvent`], its envelope, deterministic ids and
 //!   trace context;
 //! * [`gateway`]: the S3-style event our HTTP upload gateway publishes;
+//! * [`auth`]: the gateway's API token check (header or `?token=`, constant time);
 //! * [`cloudevents_binary`]: CloudEvents HTTP binary mode to structured JSON;
 //! * [`thumbnail_created`]: the event the thumbnailer publishes when done;
 //! * [`status`]: the per-object status record behind `GET /status/...`;
@@ -27,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod canonical;
 pub mod cloudevents_binary;
 pub mod error;
@@ -39,6 +41,7 @@ pub mod normalize;
 pub mod status;
 pub mod thumbnail_created;
 
+pub use auth::{check_api_token, AuthError};
 pub use canonical::{
     is_valid_traceparent, trace_id, CanonicalAttrs, CanonicalEvent, ObjectCreated, SourceFormat,
     CLOUDEVENTS_SPEC_VERSION, OBJECT_CREATED_SCHEMA, OBJECT_CREATED_SCHEMA_VERSION,

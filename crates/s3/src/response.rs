@@ -64,6 +64,28 @@ impl ObjectHead {
     }
 }
 
+impl ObjectHead {
+    /// Why this object is not the version an event named, or `None` when
+    /// it is (or the event named none). A version id decides when both the
+    /// event and the object have one; otherwise the ETag does (compared
+    /// without quotes). An event for a replaced object is superseded: the
+    /// newer object has (or will have) its own event.
+    pub fn superseded(&self, etag: Option<&str>, version_id: Option<&str>) -> Option<String> {
+        if let (Some(wanted), Some(held)) = (version_id, self.version_id.as_deref()) {
+            return (wanted != held).then(|| {
+                format!("the event names version {wanted:?} but the bucket holds version {held:?}")
+            });
+        }
+        let wanted = unquote_etag(etag?.trim());
+        (!wanted.is_empty() && wanted != self.etag).then(|| {
+            format!(
+                "the event names ETag {wanted:?} but the bucket holds ETag {:?}",
+                self.etag
+            )
+        })
+    }
+}
+
 /// The ETag of a successful PUT (quotes removed).
 pub fn etag_of(headers: &[(String, String)]) -> Result<String, S3Error> {
     headers
@@ -290,6 +312,29 @@ mod tests {
         assert!(matches!(err, S3Error::InvalidResponse { .. }), "{err}");
         let err = ObjectHead::from_headers(&h(&[("ETag", "\"a\"")])).unwrap_err();
         assert!(err.to_string().contains("Content-Length"), "{err}");
+    }
+
+    #[test]
+    fn superseded_compares_version_then_etag() {
+        let head = ObjectHead {
+            size: 1,
+            etag: "new".into(),
+            version_id: Some("v2".into()),
+            ..ObjectHead::default()
+        };
+        assert_eq!(head.superseded(None, None), None);
+        assert_eq!(head.superseded(Some("\"new\""), None), None);
+        let why = head.superseded(Some("old"), None).unwrap();
+        assert!(why.contains("\"old\"") && why.contains("\"new\""), "{why}");
+        // The version decides when both sides have one.
+        assert_eq!(head.superseded(Some("other"), Some("v2")), None);
+        assert!(head.superseded(Some("new"), Some("v1")).is_some());
+        // No version on the object: fall back to the ETag.
+        let unversioned = ObjectHead {
+            version_id: None,
+            ..head
+        };
+        assert_eq!(unversioned.superseded(Some("new"), Some("v1")), None);
     }
 
     #[test]
