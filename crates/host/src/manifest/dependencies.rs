@@ -130,7 +130,7 @@ fn parse(name: &str) -> Result<Option<PackageName<'_>>, String> {
     };
     let Some((namespace, package_name)) = package.split_once(':') else {
         return Err(format!(
-            "package {package:?} must be `namespace:name` (e.g. `thumbflow:pipeline`)"
+            "invalid package ref {package:?}: missing expected ':' (write `namespace:name`, e.g. `thumbflow:pipeline`)"
         ));
     };
     for label in [namespace, package_name] {
@@ -221,7 +221,10 @@ mod tests {
     fn dependencies_invalid_names_are_refused() {
         for (name, why) in [
             ("Bad_Name", "not kebab-case"),
-            ("pipeline/normalize", "must be `namespace:name`"),
+            (
+                "pipeline/normalize",
+                "invalid package ref \"pipeline\": missing expected ':'",
+            ),
             ("thumbflow:pipe_line", "package label \"pipe_line\""),
             ("thumbflow:pipeline/Nor_malize", "interface \"Nor_malize\""),
             ("thumbflow:pipeline@0.1", "invalid version \"0.1\""),
