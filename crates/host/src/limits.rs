@@ -1,15 +1,21 @@
-//! Per-invocation limits: how much memory a component instance may grow to
-//! and how long one call may run, and the limiter that enforces the first
-//! while recording the peak (for the memory figures in the benchmarks).
+//! Limits: how much memory one component instance may grow to and how long
+//! one call may run ([`InvocationLimits`], enforced per store by the
+//! [`MemoryLimiter`], which also records the peak for the benchmarks), how
+//! many instances may be alive at once ([`InstancePool`]), and how many
+//! events each trigger runs at once and how long shutdown waits for them
+//! ([`TriggerLimits`]).
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use wasmtime::ResourceLimiter;
+use wasmtime::{PoolingAllocationConfig, ResourceLimiter};
 
 /// Limits applied to every instance the host creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvocationLimits {
-    /// Largest linear memory one instance may grow to, in bytes.
+    /// Largest total linear memory one instance may grow to, in bytes: the
+    /// sum over all its memories (a glue composed with its engine has
+    /// several).
     pub memory_bytes: usize,
     /// Longest one call may run before it is interrupted (epoch deadline).
     pub deadline: Duration,
@@ -36,21 +42,126 @@ impl InvocationLimits {
     }
 }
 
-/// Enforces the memory limit on every linear memory of an instance and
-/// remembers the largest size any of them reached.
+/// How many component instances one engine may keep alive at once.
+///
+/// The pooling allocator reserves its slots up front and fails an
+/// instantiation when they run out. The pool is sized as `instances` times
+/// what one component may hold (at most [`InstancePool::CORE_INSTANCES`]
+/// core instances, [`InstancePool::MEMORIES`] memories and
+/// [`InstancePool::TABLES`] tables, checked when a component is compiled),
+/// so any `instances` instances fit; the app hands out that many slots
+/// (`App::admit`) and every trigger takes one before it instantiates, so a
+/// burst waits for a slot instead of failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstancePool {
+    /// Component instances alive at once, across all triggers.
+    pub instances: u32,
+}
+
+impl Default for InstancePool {
+    /// 64 instances: every trigger of `spin.toml` at a concurrency of 16.
+    /// Slots cost address space only (four 4 GiB reservations each), not memory.
+    fn default() -> Self {
+        Self { instances: 64 }
+    }
+}
+
+impl InstancePool {
+    /// Most core module instances one component may create (the composed
+    /// thumbnailer, glue plus engine plus adapters, needs about a dozen).
+    pub const CORE_INSTANCES: u32 = 32;
+    /// Most linear memories one component may define (glue plus engine: two).
+    pub const MEMORIES: u32 = 4;
+    /// Most tables one component may define.
+    pub const TABLES: u32 = 32;
+
+    /// A pool for `instances` instances (at least one).
+    pub fn new(instances: u32) -> Self {
+        Self {
+            instances: instances.max(1),
+        }
+    }
+
+    /// Room for `triggers` triggers each running `concurrency` instances at
+    /// once, and never fewer than the default.
+    pub fn for_triggers(triggers: usize, concurrency: NonZeroUsize) -> Self {
+        let wanted = triggers.saturating_mul(concurrency.get());
+        Self::new(
+            u32::try_from(wanted)
+                .unwrap_or(u32::MAX)
+                .max(Self::default().instances),
+        )
+    }
+
+    /// The pooling allocator's settings: per-component caps, totals for
+    /// `instances` components, each memory at most `limits.memory_bytes`.
+    pub fn pooling_config(&self, limits: &InvocationLimits) -> PoolingAllocationConfig {
+        let n = self.instances.max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(n)
+            .max_core_instances_per_component(Self::CORE_INSTANCES)
+            .max_memories_per_component(Self::MEMORIES)
+            .max_tables_per_component(Self::TABLES)
+            .total_core_instances(n.saturating_mul(Self::CORE_INSTANCES))
+            .total_memories(n.saturating_mul(Self::MEMORIES))
+            .total_tables(n.saturating_mul(Self::TABLES))
+            .total_stacks(n.max(1000))
+            .max_memory_size(limits.memory_bytes);
+        pool
+    }
+}
+
+/// How the triggers share the instances: at most `concurrency` events of one
+/// Redis subscription (and `concurrency` HTTP requests) run at once; more
+/// wait, in order, for a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TriggerLimits {
+    /// Events of one subscription (and HTTP requests) handled at once.
+    pub concurrency: NonZeroUsize,
+    /// How long shutdown waits for received events and requests in flight
+    /// to finish before abandoning them.
+    pub drain_timeout: Duration,
+    /// How long an HTTP request waits for a free instance before it is
+    /// answered `503 Service Unavailable` with `Retry-After`.
+    pub http_queue_timeout: Duration,
+}
+
+impl Default for TriggerLimits {
+    /// The machine's cores, a 30 s drain and a 30 s HTTP queue.
+    fn default() -> Self {
+        Self {
+            concurrency: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+            drain_timeout: Duration::from_secs(30),
+            http_queue_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Enforces the memory limit on the sum of all linear memories of one store
+/// (one instance: a composed component has a memory per core module that
+/// defines one) and remembers the largest total reached.
 #[derive(Debug)]
 pub struct MemoryLimiter {
     limit: usize,
+    /// Bytes of all the store's linear memories right now.
+    total: usize,
+    /// Growth allowed by the last `memory_growing`, taken back if it failed.
+    pending: usize,
     peak: usize,
 }
 
 impl MemoryLimiter {
-    /// A limiter allowing each linear memory up to `limit` bytes.
+    /// A limiter allowing the store's memories together up to `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Self { limit, peak: 0 }
+        Self {
+            limit,
+            total: 0,
+            pending: 0,
+            peak: 0,
+        }
     }
 
-    /// Largest size, in bytes, that any linear memory of the instance grew to.
+    /// Largest total size, in bytes, that the store's linear memories reached.
     pub fn peak(&self) -> usize {
         self.peak
     }
@@ -59,20 +170,32 @@ impl MemoryLimiter {
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.limit && maximum.is_none_or(|max| desired <= max);
-        if allowed {
-            self.peak = self.peak.max(desired);
-            Ok(true)
-        } else {
-            Err(wasmtime::format_err!(
-                "linear memory would grow to {desired} bytes, over the {} byte limit",
+        let growth = desired.saturating_sub(current);
+        let total = self.total.saturating_add(growth);
+        if total > self.limit {
+            return Err(wasmtime::format_err!(
+                "linear memory would grow to {desired} bytes, making the instance's memories \
+                 {total} bytes in all, over the {} byte limit (--max-memory-mib)",
                 self.limit
-            ))
+            ));
         }
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        self.total = total;
+        self.pending = growth;
+        self.peak = self.peak.max(total);
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.total = self.total.saturating_sub(self.pending);
+        self.pending = 0;
+        Ok(())
     }
 
     fn table_growing(
@@ -82,5 +205,49 @@ impl ResourceLimiter for MemoryLimiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(maximum.is_none_or(|max| desired <= max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn memory_limiter_counts_every_memory_of_the_instance() {
+        let mut limiter = MemoryLimiter::new(10 * MIB);
+        assert!(limiter.memory_growing(0, 4 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(0, 4 * MIB, None).unwrap());
+        let err = limiter.memory_growing(4 * MIB, 7 * MIB, None).unwrap_err();
+        assert!(
+            err.to_string().contains("over the 10485760 byte limit"),
+            "{err}"
+        );
+        assert!(limiter.memory_growing(4 * MIB, 6 * MIB, None).unwrap());
+        assert_eq!(limiter.peak(), 10 * MIB);
+    }
+
+    #[test]
+    fn memory_limiter_takes_back_growth_that_failed() {
+        let mut limiter = MemoryLimiter::new(8 * MIB);
+        assert!(limiter.memory_growing(0, 6 * MIB, None).unwrap());
+        limiter
+            .memory_grow_failed(wasmtime::format_err!("mmap failed"))
+            .unwrap();
+        assert!(limiter.memory_growing(0, 8 * MIB, None).unwrap());
+    }
+
+    #[test]
+    fn memory_limiter_refuses_growth_past_the_memory_maximum_without_counting_it() {
+        let mut limiter = MemoryLimiter::new(8 * MIB);
+        assert!(!limiter.memory_growing(MIB, 3 * MIB, Some(2 * MIB)).unwrap());
+        assert!(limiter.memory_growing(0, 8 * MIB, None).unwrap());
+    }
+
+    #[test]
+    fn trigger_limits_default_to_the_machines_cores() {
+        let cores = std::thread::available_parallelism().unwrap();
+        assert_eq!(TriggerLimits::default().concurrency, cores);
     }
 }

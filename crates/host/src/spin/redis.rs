@@ -1,10 +1,59 @@
 //! `fermyon:spin/redis@2.0.0`: outbound Redis, limited to the component's
-//! `allowed_outbound_hosts`, over one pooled multiplexed connection per address.
+//! `allowed_outbound_hosts`.
+//!
+//! # Connections: per component, evicted when broken
+//!
+//! Spin opens a new connection at every `open`. Doing that per message would
+//! dominate a stage's host overhead, so [`RedisPool`] keeps idle connections,
+//! but per component and address: one component's connections are never
+//! lent to another. A guest's `open` borrows an idle connection (or opens
+//! one) for as long as it holds the resource; dropping the resource, or the
+//! end of the instance, gives it back. A connection is given back only if
+//! nothing went wrong on it: a connection-level failure (I/O error, protocol
+//! error) drops it, and the guest's next call on the same resource opens a
+//! new one; a call that was cut off mid-way (the instance hit its deadline
+//! while a blocking command waited) drops it too, since its reply is still
+//! due. An idle connection is checked with `PING` before it is lent, so a
+//! Redis restart while it sat idle costs nothing: the guest gets a fresh
+//! connection and its first call after the restart works.
+//!
+//! # Refused commands
+//!
+//! `execute` refuses, with an error naming the command and what to do
+//! instead, the commands that change the state of the connection itself
+//! ([`refusal`]): the next borrower of the connection would inherit it, and
+//! some would break the reply order every call relies on. They are
+//! `SELECT` (put the database in the address instead, `redis://host/2`),
+//! `AUTH`/`HELLO`/`RESET`/`QUIT` (login, protocol, reset), `CLIENT` (`CLIENT
+//! REPLY OFF` desynchronizes replies; the rest names or kills connections),
+//! `MULTI`/`EXEC`/`DISCARD`/`WATCH`/`UNWATCH` (a transaction spans calls on
+//! one connection; a script via `EVAL`/`FCALL` is atomic instead), the
+//! `SUBSCRIBE` family and `MONITOR` (the connection would then only receive
+//! pushes; subscribe with a `[[trigger.redis]]`), `SYNC`/`PSYNC`/`REPLCONF`
+//! (replication takes the connection over) and `READONLY`/`READWRITE`/
+//! `ASKING` (cluster connection modes). Every other command is passed
+//! through, in particular the Streams commands (`XADD`, `XREADGROUP`, also
+//! with `BLOCK`, `XACK`, `XAUTOCLAIM`) and scripts (`EVAL`, `EVALSHA`,
+//! `FCALL`), which the reliable delivery design drives through `execute`.
+//! Commands that change the server rather than the connection (`FLUSHALL`,
+//! `CONFIG SET`, ...) are a matter for Redis ACLs: give each component a
+//! Redis user in its address.
+//!
+//! # Reply size
+//!
+//! A reply larger than [`MAX_REPLY_BYTES`] (16 MiB; see [`reply_size`] for
+//! how it is counted) is an error, never a truncated value. Like Spin
+//! (128 MiB), the host has read the reply by then: the cap protects the
+//! guest, whose linear memory would receive it, and bounds what one call
+//! copies; it is lower than Spin's because the instance's whole memory is
+//! 512 MiB by default and no pipeline message comes near it.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use tokio::sync::Mutex;
+use redis::AsyncConnectionConfig;
 use wasmtime::component::Resource;
 
 use crate::bindings::spin::fermyon::spin2_0_0::redis::{
@@ -12,33 +61,167 @@ use crate::bindings::spin::fermyon::spin2_0_0::redis::{
 };
 use crate::state::HostState;
 
-/// Outbound connections shared by every invocation: opening a TCP
-/// connection per message would dominate the per-stage host overhead.
-#[derive(Default)]
+/// Largest reply one outbound Redis call may return to a guest, in bytes.
+pub const MAX_REPLY_BYTES: usize = 16 << 20;
+
+/// Idle connections kept per component and address; more are closed.
+const MAX_IDLE: usize = 16;
+
+/// How long opening a connection (and the `PING` of an idle one) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whose connections: a component id and a Redis address.
+type PoolKey = (String, String);
+
+/// Idle outbound connections, kept per component and address (see the
+/// module docs for when one is dropped instead).
 pub struct RedisPool {
-    connections: Mutex<HashMap<String, MultiplexedConnection>>,
+    idle: Mutex<HashMap<PoolKey, Vec<MultiplexedConnection>>>,
+    max_reply_bytes: usize,
 }
 
-impl RedisPool {
-    /// A connection to `address`, opened on first use.
-    pub async fn connection(&self, address: &str) -> Result<MultiplexedConnection, Error> {
-        let mut connections = self.connections.lock().await;
-        if let Some(conn) = connections.get(address) {
-            return Ok(conn.clone());
-        }
-        let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
-        let conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| Error::Other(format!("connecting to {address}: {e}")))?;
-        connections.insert(address.to_owned(), conn.clone());
-        Ok(conn)
+impl Default for RedisPool {
+    fn default() -> Self {
+        Self::with_max_reply_bytes(MAX_REPLY_BYTES)
     }
 }
 
-/// The host side of a guest's open `connection` resource.
+impl RedisPool {
+    /// A pool whose calls refuse replies over `max_reply_bytes`.
+    pub fn with_max_reply_bytes(max_reply_bytes: usize) -> Self {
+        Self {
+            idle: Mutex::new(HashMap::new()),
+            max_reply_bytes,
+        }
+    }
+
+    /// A healthy connection of `component` to `address`: an idle one that
+    /// still answers `PING`, else a new one.
+    async fn checkout(
+        &self,
+        component: &str,
+        address: &str,
+    ) -> Result<MultiplexedConnection, Error> {
+        let key = (component.to_owned(), address.to_owned());
+        while let Some(mut conn) = self.take_idle(&key) {
+            let ping_cmd = redis::cmd("PING");
+            let ping = ping_cmd.query_async::<redis::Value>(&mut conn);
+            if let Ok(Ok(_)) = tokio::time::timeout(CONNECT_TIMEOUT, ping).await {
+                return Ok(conn);
+            }
+            tracing::debug!(
+                component,
+                address,
+                "idle Redis connection is broken: dropped"
+            );
+        }
+        connect(address).await
+    }
+
+    fn take_idle(&self, key: &PoolKey) -> Option<MultiplexedConnection> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.get_mut(key).and_then(Vec::pop)
+    }
+
+    fn give_back(&self, key: PoolKey, conn: MultiplexedConnection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = idle.entry(key).or_default();
+        if list.len() < MAX_IDLE {
+            list.push(conn);
+        }
+    }
+
+    /// Idle connections kept for `component` and `address`.
+    pub fn idle(&self, component: &str, address: &str) -> usize {
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.get(&(component.to_owned(), address.to_owned()))
+            .map_or(0, Vec::len)
+    }
+}
+
+async fn connect(address: &str) -> Result<MultiplexedConnection, Error> {
+    let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
+    let config = AsyncConnectionConfig::new().set_connection_timeout(CONNECT_TIMEOUT);
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| Error::Other(format!("connecting to {address}: {e}")))
+}
+
+/// The host side of a guest's open `connection` resource: a connection
+/// borrowed from the component's pool, given back when the resource goes.
 pub struct ConnectionHandle {
-    conn: MultiplexedConnection,
+    pool: Arc<RedisPool>,
+    key: PoolKey,
+    /// `None` after a connection-level failure: the next call opens a new one.
+    conn: Option<MultiplexedConnection>,
+    /// A call is under way; if the handle goes now, its reply is still due.
+    in_call: bool,
+}
+
+impl Drop for ConnectionHandle {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if !self.in_call {
+                self.pool.give_back(self.key.clone(), conn);
+            }
+        }
+    }
+}
+
+/// Why `execute` refuses `command`, if it does (case-insensitive); see the
+/// module docs.
+pub fn refusal(command: &str) -> Option<&'static str> {
+    let why = match command.trim().to_ascii_uppercase().as_str() {
+        "SELECT" => "it changes the connection's database; put the database in the address instead (redis://host:port/2)",
+        "AUTH" | "HELLO" | "RESET" | "QUIT" => "it changes the connection's login, protocol or state; put credentials in the address (redis://user:password@host)",
+        "CLIENT" => "CLIENT changes, names or kills connections (CLIENT REPLY OFF would desynchronize every later reply)",
+        "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH" => "a transaction spans calls on one connection; run the commands in a script (EVAL or FCALL), which Redis executes atomically",
+        "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE" | "SUNSUBSCRIBE" => "a subscribed connection only receives messages; subscribe with a [[trigger.redis]] in spin.toml",
+        "MONITOR" => "it turns the connection into a feed of every command the server runs",
+        "SYNC" | "PSYNC" | "REPLCONF" => "replication takes the connection over",
+        "READONLY" | "READWRITE" | "ASKING" => "it changes the connection's cluster mode",
+        _ => return None,
+    };
+    Some(why)
+}
+
+/// Size of a reply as the reply cap counts it: the bytes of every string
+/// in it plus 8 per element (so a huge array of empty strings counts too).
+pub fn reply_size(value: &redis::Value) -> usize {
+    use redis::Value as V;
+    8 + match value {
+        V::BulkString(b) => b.len(),
+        V::SimpleString(s) => s.len(),
+        V::VerbatimString { text, .. } => text.len(),
+        V::Array(items) | V::Set(items) => items.iter().map(reply_size).sum(),
+        V::Map(pairs) => pairs
+            .iter()
+            .map(|(k, v)| reply_size(k) + reply_size(v))
+            .sum(),
+        V::Attribute { data, attributes } => {
+            reply_size(data)
+                + attributes
+                    .iter()
+                    .map(|(k, v)| reply_size(k) + reply_size(v))
+                    .sum::<usize>()
+        }
+        V::Push { data, .. } => data.iter().map(reply_size).sum(),
+        _ => 0,
+    }
+}
+
+/// Whether `e` leaves the connection unusable (as opposed to an error reply
+/// from the server, after which the connection is fine).
+fn breaks_connection(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            redis::ErrorKind::ClientError
+                | redis::ErrorKind::ParseError
+                | redis::ErrorKind::InvalidClientConfig
+        )
 }
 
 fn other(e: redis::RedisError) -> Error {
@@ -46,8 +229,69 @@ fn other(e: redis::RedisError) -> Error {
 }
 
 impl HostState {
-    fn conn(&self, handle: &Resource<ConnectionHandle>) -> wasmtime::Result<MultiplexedConnection> {
-        Ok(self.table.get(handle)?.conn.clone())
+    /// Send `cmd` on the connection behind `handle` (reopening it if an
+    /// earlier failure dropped it) and return the reply, if within the cap.
+    async fn query(
+        &mut self,
+        handle: &Resource<ConnectionHandle>,
+        cmd: &redis::Cmd,
+    ) -> wasmtime::Result<Result<redis::Value, Error>> {
+        let state = self.table.get_mut(handle)?;
+        let mut conn = match &state.conn {
+            Some(conn) => conn.clone(),
+            None => match state.pool.checkout(&state.key.0, &state.key.1).await {
+                Ok(conn) => {
+                    state.conn = Some(conn.clone());
+                    conn
+                }
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        state.in_call = true;
+        let reply = cmd.query_async::<redis::Value>(&mut conn).await;
+        state.in_call = false;
+        let value = match reply {
+            Ok(value) => value,
+            Err(e) => {
+                if breaks_connection(&e) {
+                    tracing::debug!(
+                        component = state.key.0,
+                        address = state.key.1,
+                        "outbound Redis connection failed ({e}): dropped"
+                    );
+                    state.conn = None;
+                }
+                return Ok(Err(other(e)));
+            }
+        };
+        let size = reply_size(&value);
+        if size > state.pool.max_reply_bytes {
+            return Ok(Err(Error::Other(format!(
+                "the reply is {size} bytes, over the host's limit of {} bytes for one Redis reply",
+                state.pool.max_reply_bytes
+            ))));
+        }
+        Ok(Ok(value))
+    }
+
+    /// [`HostState::query`], the reply converted to `T`.
+    async fn query_as<T: redis::FromRedisValue>(
+        &mut self,
+        handle: &Resource<ConnectionHandle>,
+        cmd: &redis::Cmd,
+    ) -> wasmtime::Result<Result<T, Error>> {
+        Ok(self
+            .query(handle, cmd)
+            .await?
+            .and_then(|value| redis::from_owned_redis_value(value).map_err(typed)))
+    }
+}
+
+/// A reply of the wrong type (e.g. `INCR` of a non-number) as Spin reports it.
+fn typed(e: redis::RedisError) -> Error {
+    match e.kind() {
+        redis::ErrorKind::TypeError => Error::TypeError,
+        _ => other(e),
     }
 }
 
@@ -70,11 +314,17 @@ impl HostConnection for HostState {
             );
             return Ok(Err(Error::InvalidAddress));
         }
-        let conn = match spin.services.redis.connection(&address).await {
+        let pool = spin.services.redis.clone();
+        let conn = match pool.checkout(&spin.grants.component, &address).await {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(Ok(self.table.push(ConnectionHandle { conn })?))
+        Ok(Ok(self.table.push(ConnectionHandle {
+            pool,
+            key: (spin.grants.component.clone(), address),
+            conn: Some(conn),
+            in_call: false,
+        })?))
     }
 
     async fn publish(
@@ -83,14 +333,9 @@ impl HostConnection for HostState {
         channel: String,
         payload: Payload,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(payload)
-            .query_async::<i64>(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(other))
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(payload);
+        Ok(self.query_as::<i64>(&c, &cmd).await?.map(|_| ()))
     }
 
     async fn get(
@@ -98,12 +343,9 @@ impl HostConnection for HostState {
         c: Resource<ConnectionHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Payload>, Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("GET")
-            .arg(key)
-            .query_async::<Option<Vec<u8>>>(&mut conn)
-            .await
-            .map_err(other))
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key);
+        self.query_as(&c, &cmd).await
     }
 
     async fn set(
@@ -112,13 +354,9 @@ impl HostConnection for HostState {
         key: String,
         value: Payload,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("SET")
-            .arg(key)
-            .arg(value)
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(other))
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        Ok(self.query(&c, &cmd).await?.map(|_| ()))
     }
 
     async fn incr(
@@ -126,15 +364,9 @@ impl HostConnection for HostState {
         c: Resource<ConnectionHandle>,
         key: String,
     ) -> wasmtime::Result<Result<i64, Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("INCR")
-            .arg(key)
-            .query_async::<i64>(&mut conn)
-            .await
-            .map_err(|e| match e.kind() {
-                redis::ErrorKind::TypeError => Error::TypeError,
-                _ => other(e),
-            }))
+        let mut cmd = redis::cmd("INCR");
+        cmd.arg(key);
+        self.query_as(&c, &cmd).await
     }
 
     async fn del(
@@ -142,12 +374,9 @@ impl HostConnection for HostState {
         c: Resource<ConnectionHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("DEL")
-            .arg(keys)
-            .query_async::<u32>(&mut conn)
-            .await
-            .map_err(other))
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(keys);
+        self.query_as(&c, &cmd).await
     }
 
     async fn sadd(
@@ -156,13 +385,9 @@ impl HostConnection for HostState {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("SADD")
-            .arg(key)
-            .arg(values)
-            .query_async::<u32>(&mut conn)
-            .await
-            .map_err(other))
+        let mut cmd = redis::cmd("SADD");
+        cmd.arg(key).arg(values);
+        self.query_as(&c, &cmd).await
     }
 
     async fn smembers(
@@ -170,12 +395,9 @@ impl HostConnection for HostState {
         c: Resource<ConnectionHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("SMEMBERS")
-            .arg(key)
-            .query_async::<Vec<String>>(&mut conn)
-            .await
-            .map_err(other))
+        let mut cmd = redis::cmd("SMEMBERS");
+        cmd.arg(key);
+        self.query_as(&c, &cmd).await
     }
 
     async fn srem(
@@ -184,13 +406,9 @@ impl HostConnection for HostState {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let mut conn = self.conn(&c)?;
-        Ok(redis::cmd("SREM")
-            .arg(key)
-            .arg(values)
-            .query_async::<u32>(&mut conn)
-            .await
-            .map_err(other))
+        let mut cmd = redis::cmd("SREM");
+        cmd.arg(key).arg(values);
+        self.query_as(&c, &cmd).await
     }
 
     async fn execute(
@@ -199,7 +417,12 @@ impl HostConnection for HostState {
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> wasmtime::Result<Result<Vec<RedisResult>, Error>> {
-        let mut conn = self.conn(&c)?;
+        if let Some(why) = refusal(&command) {
+            return Ok(Err(Error::Other(format!(
+                "{} is refused by thumbflow's host: {why}",
+                command.trim().to_ascii_uppercase()
+            ))));
+        }
         let mut cmd = redis::cmd(&command);
         for argument in arguments {
             match argument {
@@ -207,15 +430,16 @@ impl HostConnection for HostState {
                 RedisParameter::Binary(b) => cmd.arg(b),
             };
         }
-        let value = match cmd.query_async::<redis::Value>(&mut conn).await {
+        let value = match self.query(&c, &cmd).await? {
             Ok(value) => value,
-            Err(e) => return Ok(Err(other(e))),
+            Err(e) => return Ok(Err(e)),
         };
         let mut out = Vec::new();
         Ok(flatten(value, &mut out).map(|()| out))
     }
 
     async fn drop(&mut self, c: Resource<ConnectionHandle>) -> wasmtime::Result<()> {
+        // Dropping the handle gives its connection back to the pool.
         self.table.delete(c)?;
         Ok(())
     }
@@ -248,3 +472,6 @@ pub fn flatten(value: redis::Value, out: &mut Vec<RedisResult>) -> Result<(), Er
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
