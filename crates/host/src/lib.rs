@@ -14,6 +14,7 @@
 //! - [`limits`]: per-invocation memory limit and deadline;
 //! - [`state`]: the per-store state (WASI context, resource table, limits);
 //! - [`cores`]: loading the stage engines (pre-instantiated once) and calling their exports;
+//! - [`scan`]: `thumbflow scan`, the resumable backfill of an S3 bucket;
 //! - `bindings` (private): the one place host bindings are generated.
 #![deny(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod cores;
 pub mod limits;
 pub mod manifest;
 pub mod runtime;
+pub mod scan;
 pub mod spin;
 pub mod state;
 pub mod trigger;

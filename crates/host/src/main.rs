@@ -4,7 +4,9 @@
 //!   [--variable K=V]…` runs the application the way `spin up` does;
 //! - `thumbflow render FILES… --out DIR [--recipe SPEC]…` runs the pipeline's
 //!   thumbnail engine (`thumbnailer_core.wasm`, the very file `spin.toml`
-//!   wires in) on local files.
+//!   wires in) on local files;
+//! - `thumbflow scan s3://BUCKET[/PREFIX]` publishes events for the objects
+//!   of a bucket that lack current thumbnails (see `thumbflow::scan`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,6 +30,9 @@ enum Command {
     Up(UpArgs),
     /// Render thumbnails of local files with the thumbnail engine component.
     Render(RenderArgs),
+    /// Publish events for the objects of an S3 bucket that lack current
+    /// thumbnails (backfill and repair; resumable).
+    Scan(thumbflow::scan::ScanArgs),
 }
 
 #[derive(clap::Args)]
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up(args),
         Command::Render(args) => render(&args),
+        Command::Scan(args) => return thumbflow::scan::main(&args),
     };
     match result {
         Ok(code) => code,
