@@ -11,17 +11,24 @@
 //! - `GET /status`: the recently rejected raw events (malformed ones name no object);
 //! - `GET /healthz`.
 //!
-//! Write routes require `Authorization: Bearer <api_token>` when `api_token` is set.
+//! Objects live in the store the `store` variable names: the key-value
+//! layout (`kv`) or the S3 bucket (`s3`), so the same routes work in both.
+//!
+//! Write routes require `Authorization: Bearer <api_token>` when `api_token`
+//! is set; `POST /events` also takes it as `?token=<api_token>`, since
+//! storage webhooks cannot send headers. Tokens are never logged.
 // spin-sdk's generated export needs `unsafe`; the code written here does not.
 #![allow(unsafe_code)]
-
-use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
-use thumbflow_events::{gateway_put_event, structured_from_binary, StageState, StageStatus};
+use thumbflow_events::{
+    check_api_token, gateway_put_event, structured_from_binary, StageState, StageStatus,
+};
+use thumbflow_glue::store::ObjectStore;
 use thumbflow_glue::{bus::Bus, clock, kv, vars};
+use thumbflow_s3::{PutOptions, S3Error};
 
 /// Stage name used in status records.
 const STAGE: &str = "gateway";
@@ -81,29 +88,28 @@ fn error(code: u16, message: &str) -> Response {
     json(code, &serde_json::json!({ "error": message }))
 }
 
-/// Reject the request unless it carries the configured bearer token.
-fn authorize(req: &Request) -> Result<(), HttpError> {
+/// Reject the request unless it carries the configured API token (as a
+/// bearer token, or as `?token=` where `query_token` allows it).
+fn authorize(req: &Request, query_token: bool) -> Result<(), HttpError> {
     let token = vars::get("api_token")?;
-    if token.is_empty() {
-        return Ok(());
-    }
-    let given = req
-        .header("authorization")
-        .and_then(|v| v.as_str())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(HttpError(
-            401,
-            "missing or wrong bearer token (Authorization: Bearer <api_token>)".into(),
-        ))
-    }
+    let header = req.header("authorization").and_then(|v| v.as_str());
+    check_api_token(&token, header, req.query(), query_token)
+        .map_err(|e| HttpError(401, e.to_string()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// An object-store failure as an HTTP error: what the client can act on.
+fn store_error(e: S3Error) -> HttpError {
+    let code = match &e {
+        S3Error::NotFound { .. } => 404,
+        S3Error::TooLarge { .. } => 413,
+        S3Error::PreconditionFailed { .. } => 409,
+        S3Error::InvalidKey { .. } | S3Error::InvalidBucket { .. } => 400,
+        S3Error::InvalidHeader { .. } => 400,
+        S3Error::Transient { .. } => 503,
+        S3Error::AccessDenied { .. } | S3Error::Rejected { .. } => 502,
+        S3Error::InvalidResponse { .. } => 502,
+    };
+    HttpError(code, e.to_string())
 }
 
 /// Bucket (from `?bucket=` or the `bucket` variable) and decoded key from the wildcard.
@@ -136,7 +142,7 @@ fn location(req: &Request, params: &Params) -> Result<(String, String), HttpErro
 }
 
 fn put_object(req: &Request, params: &Params) -> Reply {
-    authorize(req)?;
+    authorize(req, false)?;
     let (bucket, key) = location(req, params)?;
     let max: u64 = vars::parse("max_object_bytes")?;
     let body = req.body();
@@ -153,29 +159,23 @@ fn put_object(req: &Request, params: &Params) -> Reply {
         return Err(HttpError(400, "empty upload body".into()));
     }
     let content_type = content_type_for(req, &key);
-    let blobs = kv::blob_store(max)?;
-    let manifest = blobs
-        .put(&bucket, &key, body, &content_type, BTreeMap::new())
-        .map_err(|e| match e.is_retryable() {
-            true => HttpError(503, e.to_string()),
-            false => HttpError(400, e.to_string()),
-        })?;
+    let options = PutOptions {
+        content_type: content_type.clone(),
+        ..PutOptions::default()
+    };
+    let stored = ObjectStore::open(max)?
+        .put(&bucket, &key, body.to_vec(), &options)
+        .map_err(store_error)?;
+    let etag = format!("\"{}\"", stored.etag);
     let now = clock::now_rfc3339();
-    let event = gateway_put_event(
-        &bucket,
-        &key,
-        manifest.size,
-        &manifest.etag(),
-        &content_type,
-        &now,
-    );
+    let event = gateway_put_event(&bucket, &key, stored.size, &etag, &content_type, &now);
     let status = StageStatus {
         state: StageState::Done,
         at: now,
-        detail: Some(format!("stored {} bytes as {content_type}", manifest.size)),
+        detail: Some(format!("stored {} bytes as {content_type}", stored.size)),
         retryable: None,
     };
-    kv::record_stage(blobs.backend(), &bucket, &key, STAGE, status, |_| {})?;
+    kv::record_stage(&kv::SpinKv::open()?, &bucket, &key, STAGE, status, |_| {})?;
     Bus::open()
         .and_then(|bus| bus.publish_to("raw_channel", event.as_bytes()))
         .map_err(|e| {
@@ -195,9 +195,9 @@ fn put_object(req: &Request, params: &Params) -> Reply {
         &serde_json::json!({
             "bucket": bucket,
             "key": key,
-            "size": manifest.size,
-            "etag": manifest.etag(),
-            "sha256": manifest.sha256,
+            "size": stored.size,
+            "etag": etag,
+            "sha256": stored.sha256,
             "content_type": content_type,
             "status_url": format!("/status/{encoded}{query}"),
             "thumbnail_url": format!("/objects/{}{encoded}{query}", encode_key(&prefix)),
@@ -207,22 +207,28 @@ fn put_object(req: &Request, params: &Params) -> Reply {
 
 fn get_object(req: &Request, params: &Params) -> Reply {
     let (bucket, key) = location(req, params)?;
-    let blobs = kv::blob_store(u64::MAX)?;
-    let (manifest, bytes) = blobs
-        .get(&bucket, &key)
-        .map_err(|e| HttpError(if e.is_retryable() { 503 } else { 500 }, e.to_string()))?
+    let (head, bytes) = ObjectStore::open(u64::MAX)?
+        .get(&bucket, &key, None)
+        .map_err(store_error)?
         .ok_or_else(|| HttpError(404, format!("no object {bucket}/{key}")))?;
+    let content_type = head
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
     Ok(Response::builder()
         .status(200)
-        .header("content-type", manifest.content_type.as_str())
-        .header("etag", manifest.etag())
-        .header("cache-control", "no-cache")
+        .header("content-type", content_type)
+        .header("etag", format!("\"{}\"", head.etag))
+        .header(
+            "cache-control",
+            head.cache_control.unwrap_or_else(|| "no-cache".to_owned()),
+        )
         .body(bytes)
         .build())
 }
 
 fn post_event(req: &Request) -> Reply {
-    authorize(req)?;
+    // Storage webhooks (e.g. Ceph RGW's push endpoint) cannot send headers.
+    authorize(req, true)?;
     let max: usize = vars::parse("max_event_bytes")?;
     let body = req.body();
     if body.len() > max {

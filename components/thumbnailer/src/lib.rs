@@ -1,7 +1,8 @@
 //! Thumbnailer trigger glue: canonical events in, thumbnails stored.
 //!
 //! For each canonical event on `images_channel`: read the original from the
-//! blob store, render the configured recipes with the thumbnail engine (the
+//! object store (the key-value layout, or the event's S3 bucket when
+//! `store = "s3"`: HEAD, then GET only the version the event names), render the configured recipes with the thumbnail engine (the
 //! component dependency `thumbflow:pipeline/thumbnail@0.1.0`), store each
 //! thumbnail under `thumbnail_prefix` marked as generated, record the status
 //! and publish a thumbnail-created event on `thumbnails_channel`.
@@ -9,20 +10,21 @@
 // the code written here does not.
 #![allow(unsafe_code)]
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
 use bindings::thumbflow::pipeline::thumbnail::{
     parse_recipes, render, ImageFormat, Limits, StageError,
 };
 use bytes::Bytes;
 use spin_sdk::redis_component;
-use thumbflow_blob::{thumbnail_key, GENERATED_MARKER};
+use thumbflow_blob::generated::THUMBNAIL_CACHE_CONTROL;
+use thumbflow_blob::{is_generated, thumbnail_key, GeneratedFrom};
 use thumbflow_events::{
     thumbnail_created_envelope, CanonicalEvent, StageState, StageStatus, ThumbnailCreated,
     ThumbnailInfo,
 };
+use thumbflow_glue::store::{ObjectStore, StoreKind};
 use thumbflow_glue::{bus::Bus, clock, kv, vars};
+use thumbflow_s3::{ObjectHead, PutOptions, S3Error};
 
 mod bindings {
     //! Generated import bindings for the engine's port.
@@ -78,10 +80,10 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
     let event = CanonicalEvent::from_envelope(&message)
         .context("canonical event rejected (retry will not help)")?;
     let (bucket, key) = (event.data.bucket.clone(), event.data.key.clone());
-    let store = kv::SpinKv::open()?;
+    let kv_store = kv::SpinKv::open()?;
     let outcome = thumbnail(&event);
     let status = match &outcome {
-        Ok(Some(created)) => {
+        Ok(Outcome::Created(created)) => {
             let names: Vec<&str> = created.thumbnails.iter().map(|t| t.key.as_str()).collect();
             status(
                 StageState::Done,
@@ -89,11 +91,7 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
                 None,
             )
         }
-        Ok(None) => status(
-            StageState::Ignored,
-            "skipped: the object is one of thumbflow's own outputs".to_owned(),
-            None,
-        ),
+        Ok(Outcome::Ignored(why)) => status(StageState::Ignored, why.clone(), None),
         Err(failure) => status(
             StageState::Failed,
             failure.message.clone(),
@@ -101,10 +99,10 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
         ),
     };
     let thumbnails = match &outcome {
-        Ok(Some(created)) => Some(created.thumbnails.clone()),
+        Ok(Outcome::Created(created)) => Some(created.thumbnails.clone()),
         _ => None,
     };
-    kv::record_stage(&store, &bucket, &key, STAGE, status, |record| {
+    kv::record_stage(&kv_store, &bucket, &key, STAGE, status, |record| {
         if let Some(thumbnails) = thumbnails {
             record.thumbnails = thumbnails;
         }
@@ -121,7 +119,7 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
                 failure.message
             )
         }
-        Ok(Some(created)) => {
+        Ok(Outcome::Created(created)) => {
             let envelope = thumbnail_created_envelope(&event, &created, &clock::now_rfc3339());
             let channel = Bus::open()?.publish_to("thumbnails_channel", envelope.as_bytes())?;
             println!(
@@ -130,33 +128,52 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Ok(None) => {
-            println!("skipped {bucket}/{key}: thumbflow output");
+        Ok(Outcome::Ignored(why)) => {
+            println!("skipped {bucket}/{key}: {why}");
             Ok(())
         }
     }
 }
 
-/// Render and store every recipe; `None` when the object is our own output.
-fn thumbnail(event: &CanonicalEvent) -> Result<Option<ThumbnailCreated>, Failure> {
+/// What became of an event that did not fail.
+enum Outcome {
+    /// Thumbnails were stored.
+    Created(ThumbnailCreated),
+    /// Nothing to do, and why (own output, deleted, superseded).
+    Ignored(String),
+}
+
+const OWN_OUTPUT: &str = "skipped: the object is one of thumbflow's own outputs";
+const DELETED: &str = "skipped: the object was deleted before it was processed";
+
+impl From<S3Error> for Failure {
+    fn from(e: S3Error) -> Self {
+        Self {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Read the original, render every recipe and store the thumbnails.
+fn thumbnail(event: &CanonicalEvent) -> Result<Outcome, Failure> {
     let (bucket, key) = (&event.data.bucket, &event.data.key);
     let prefix = vars::get("thumbnail_prefix")?;
     // Defence in depth: the normalizer already drops these.
     if key.starts_with(&prefix) {
-        return Ok(None);
+        return Ok(Outcome::Ignored(OWN_OUTPUT.to_owned()));
     }
     let max_bytes: u64 = vars::parse("max_object_bytes")?;
-    let blobs = kv::blob_store(max_bytes)?;
-    let (manifest, original) = blobs
-        .get(bucket, key)
-        .map_err(|e| Failure {
-            retryable: e.is_retryable(),
-            message: e.to_string(),
-        })?
-        .ok_or_else(|| Failure::retry(format!("object {bucket}/{key} is not in the blob store")))?;
-    if manifest.metadata.contains_key(GENERATED_MARKER) {
-        return Ok(None);
-    }
+    let objects = ObjectStore::open(max_bytes).map_err(|e| {
+        match e.chain().any(|c| c.is::<thumbflow_s3::ConfigError>()) {
+            true => Failure::reject(format!("{e:#}")),
+            false => Failure::from(e),
+        }
+    })?;
+    let (head, original) = match read_original(&objects, event, max_bytes)? {
+        Original::Found(head, bytes) => (head, bytes),
+        Original::Skip(why) => return Ok(Outcome::Ignored(why)),
+    };
     let recipes = parse_recipes(&vars::get("recipes")?)?;
     let limits = Limits {
         max_pixels: vars::parse("max_pixels")?,
@@ -169,25 +186,19 @@ fn thumbnail(event: &CanonicalEvent) -> Result<Option<ThumbnailCreated>, Failure
     let mut thumbnails = Vec::with_capacity(rendered.len());
     for r in rendered {
         let tkey = thumbnail_key(&prefix, &r.recipe, key, extension(r.format));
-        let metadata = BTreeMap::from([
-            (GENERATED_MARKER.to_owned(), "true".to_owned()),
-            ("thumbflow-recipe".to_owned(), r.recipe.clone()),
-            (
-                "thumbflow-recipe-version".to_owned(),
-                r.recipe_version.to_string(),
-            ),
-            ("thumbflow-source-key".to_owned(), key.clone()),
-            (
-                "thumbflow-source-sha256".to_owned(),
-                manifest.sha256.clone(),
-            ),
-        ]);
-        blobs
-            .put(bucket, &tkey, &r.bytes, &r.content_type, metadata)
-            .map_err(|e| Failure {
-                retryable: e.is_retryable(),
-                message: e.to_string(),
-            })?;
+        let from = GeneratedFrom {
+            recipe: r.recipe.clone(),
+            recipe_version: r.recipe_version,
+            source_key: key.clone(),
+            source_etag: head.etag.clone(),
+        };
+        let options = PutOptions {
+            content_type: r.content_type.clone(),
+            cache_control: Some(THUMBNAIL_CACHE_CONTROL.to_owned()),
+            metadata: from.to_metadata(),
+        };
+        let bytes = r.bytes.len() as u64;
+        objects.put(bucket, &tkey, r.bytes, &options)?;
         thumbnails.push(ThumbnailInfo {
             recipe: r.recipe,
             recipe_version: r.recipe_version,
@@ -195,15 +206,67 @@ fn thumbnail(event: &CanonicalEvent) -> Result<Option<ThumbnailCreated>, Failure
             width: r.width,
             height: r.height,
             content_type: r.content_type,
-            bytes: r.bytes.len() as u64,
+            bytes,
         });
     }
-    Ok(Some(ThumbnailCreated {
+    Ok(Outcome::Created(ThumbnailCreated {
         bucket: bucket.clone(),
         key: key.clone(),
         source_event_id: event.id.clone(),
         thumbnails,
     }))
+}
+
+/// The original as read, or why the event needs no work.
+enum Original {
+    /// Its head and bytes.
+    Found(ObjectHead, Vec<u8>),
+    /// Nothing to do, and why.
+    Skip(String),
+}
+
+/// Read the original named by `event`.
+///
+/// Key-value mode reads as it always has (a missing object is retried: the
+/// gateway stores before it publishes). S3 mode reads HEAD first, then GET
+/// with `If-Match` on the ETag it saw, so what is rendered is exactly the
+/// version the event named.
+fn read_original(
+    objects: &ObjectStore,
+    event: &CanonicalEvent,
+    max_bytes: u64,
+) -> Result<Original, Failure> {
+    let (bucket, key) = (&event.data.bucket, &event.data.key);
+    if objects.kind() == StoreKind::Kv {
+        let (head, bytes) = objects.get(bucket, key, None)?.ok_or_else(|| {
+            Failure::retry(format!("object {bucket}/{key} is not in the blob store"))
+        })?;
+        if is_generated(&head.metadata) {
+            return Ok(Original::Skip(OWN_OUTPUT.to_owned()));
+        }
+        return Ok(Original::Found(head, bytes));
+    }
+    let Some(head) = objects.head(bucket, key)? else {
+        return Ok(Original::Skip(DELETED.to_owned()));
+    };
+    if is_generated(&head.metadata) {
+        return Ok(Original::Skip(OWN_OUTPUT.to_owned()));
+    }
+    let (etag, version) = (&event.data.etag, &event.data.version_id);
+    if let Some(why) = head.superseded(etag.as_deref(), version.as_deref()) {
+        return Ok(Original::Skip(format!("skipped as superseded: {why}")));
+    }
+    if head.size > max_bytes {
+        return Err(S3Error::too_large(head.size, "max_object_bytes", max_bytes).into());
+    }
+    match objects.get(bucket, key, Some(&head.etag)) {
+        Ok(Some((_, bytes))) => Ok(Original::Found(head, bytes)),
+        Ok(None) => Ok(Original::Skip(DELETED.to_owned())),
+        Err(S3Error::PreconditionFailed { .. }) => Ok(Original::Skip(format!(
+            "skipped as superseded: {bucket}/{key} was replaced while it was being read"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn extension(format: ImageFormat) -> &'static str {

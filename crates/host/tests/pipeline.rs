@@ -357,7 +357,7 @@ async fn manifest_guards_deny_ungranted_stores_and_hosts() {
     // The gateway may only reach another Redis: publishing gets Spin's invalid-address error.
     let guarded = manifest
         .replacen(
-            r#"allowed_outbound_hosts = ["{{ redis_address }}"]"#,
+            r#"allowed_outbound_hosts = ["{{ redis_address }}", "{{ s3_endpoint }}"]"#,
             r#"allowed_outbound_hosts = ["redis://127.0.0.1:1"]"#,
             1,
         )

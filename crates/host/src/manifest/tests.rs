@@ -60,7 +60,12 @@ fn manifest_real_spin_toml_parses() {
     assert_eq!(m.application.version, "0.1.0");
     assert!(m.application.description.contains("thumbnailer"));
     assert_eq!(m.redis_address.as_deref(), Some("{{ redis_address }}"));
-    assert_eq!(m.variables.len(), 15);
+    assert_eq!(m.variables.len(), 21);
+    assert_eq!(
+        m.variables["s3_endpoint"].default.as_deref(),
+        Some("http://s3.invalid")
+    );
+    assert!(m.variables["s3_secret_access_key"].secret);
     assert_eq!(
         m.variables["max_decode_bytes"].default.as_deref(),
         Some("402653184")
@@ -109,7 +114,10 @@ fn manifest_real_spin_toml_parses() {
         m.base_dir.join("target/wasm32-wasip2/release/gateway.wasm")
     );
     assert_eq!(gateway.key_value_stores, ["default"]);
-    assert_eq!(gateway.allowed_outbound_hosts, ["{{ redis_address }}"]);
+    assert_eq!(
+        gateway.allowed_outbound_hosts,
+        ["{{ redis_address }}", "{{ s3_endpoint }}"]
+    );
     assert_eq!(gateway.variables["bucket"], "{{ bucket }}");
     assert!(gateway.dependencies.is_empty());
     assert!(gateway.description.starts_with("HTTP gateway"));

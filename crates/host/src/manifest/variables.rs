@@ -291,11 +291,15 @@ source = "worker.wasm"
         assert_eq!(gateway_vars["bucket"], "thumbflow");
         assert_eq!(gateway_vars["max_object_bytes"], "67108864");
         assert_eq!(gateway_vars["redis_address"], "redis://127.0.0.1:6379");
-        assert_eq!(gateway_vars.len(), 7);
+        assert_eq!(gateway_vars.len(), 13);
+        assert_eq!(gateway_vars["store"], "kv");
         let gateway_hosts = vars.allowed_hosts(gateway).unwrap();
         assert!(gateway_hosts.allows("redis://127.0.0.1:6379"));
         assert!(!gateway_hosts.allows("redis://127.0.0.1:6380"));
         assert!(!gateway_hosts.allows("http://127.0.0.1:6379/"));
+        // s3_endpoint's default grants only a reserved host that never resolves.
+        assert!(gateway_hosts.allows("http://s3.invalid/thumbflow/x.jpg"));
+        assert!(!gateway_hosts.allows("http://127.0.0.1:7480/thumbflow/x.jpg"));
 
         let thumbnailer = vars
             .component_variables(&manifest.components["thumbnailer"])
