@@ -18,7 +18,7 @@
 //!   style, validated from the `s3_*` settings with errors naming the fix;
 //! - [`request`]: [`S3Client`] and [`SignedRequest`]: HeadObject, GetObject
 //!   (with `If-Match`), PutObject ([`PutOptions`]), DeleteObject,
-//!   ListObjectsV2; object keys are checked and percent-encoded so any key
+//!   ListObjectsV2, and CreateBucket for set-up; object keys are checked and percent-encoded so any key
 //!   (spaces, `+`, `%`, `&`, `?`, `#`, non-ASCII) addresses exactly that object;
 //! - [`response`]: [`ObjectHead`] from HEAD/GET headers, [`ListPage`] from
 //!   ListObjectsV2 XML, [`check_status`] mapping an error answer (status and

@@ -195,6 +195,20 @@ impl S3Client {
         Ok(self.finish(&action, "GET", Vec::new(), Vec::new()))
     }
 
+    /// `CreateBucket` (in the default location; S3 answers `409
+    /// BucketAlreadyOwnedByYou` when it exists). thumbflow itself never
+    /// creates buckets; tests and set-up tools do.
+    pub fn create_bucket(&self, bucket: &str) -> Result<SignedRequest, S3Error> {
+        let bucket = self.bucket(bucket)?;
+        let action = bucket.create_bucket(&self.credentials);
+        Ok(self.finish(
+            &action,
+            "PUT",
+            vec![("content-length".to_owned(), "0".to_owned())],
+            Vec::new(),
+        ))
+    }
+
     fn bucket(&self, name: &str) -> Result<Bucket, S3Error> {
         let style = if self.config.path_style {
             UrlStyle::Path
@@ -449,6 +463,20 @@ mod tests {
             assert_eq!(decoded, key);
             assert_eq!(url.fragment(), None);
         }
+    }
+
+    #[test]
+    fn create_bucket_is_a_signed_put_of_the_bucket_url() {
+        let c = client("http://127.0.0.1:7480", "true");
+        let r = c.create_bucket("photos").unwrap();
+        assert_eq!(r.method, "PUT");
+        assert!(
+            r.url.starts_with("http://127.0.0.1:7480/photos/?"),
+            "{}",
+            r.url
+        );
+        assert!(query(&r.url, "X-Amz-Signature").is_some());
+        assert!(r.body.is_empty());
     }
 
     #[test]
