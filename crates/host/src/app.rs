@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -81,6 +82,14 @@ pub struct App {
     /// The key-value database file.
     pub kv_path: PathBuf,
     services: Services,
+    /// One permit per instance the engine's pool holds: every trigger takes
+    /// one before it instantiates, so the pool is never exhausted.
+    slots: Arc<Semaphore>,
+}
+
+/// A free place in the instance pool, held while one instance is alive.
+pub struct InstanceSlot {
+    _permit: OwnedSemaphorePermit,
 }
 
 impl App {
@@ -91,6 +100,7 @@ impl App {
             .with_context(|| format!("reading manifest {}", options.manifest.display()))?;
         let env = |name: &str| std::env::var(name).ok();
         let variables = Variables::resolve(&manifest, &options.variables, &env)?;
+        let slots = usize::try_from(runtime.instance_pool().instances).unwrap_or(usize::MAX);
         let kv_path = options.state_dir.join("sqlite_key_value.db");
         let services = Services {
             kv: Arc::new(KvDatabase::open(&kv_path)?),
@@ -174,7 +184,21 @@ impl App {
             redis,
             kv_path,
             services,
+            slots: Arc::new(Semaphore::new(slots)),
         })
+    }
+
+    /// How many instances may be alive at once (the engine's pool).
+    pub fn instance_slots(&self) -> usize {
+        usize::try_from(self.runtime.instance_pool().instances).unwrap_or(usize::MAX)
+    }
+
+    /// Wait for a free place in the instance pool; waiters are served in
+    /// order. Hold the slot until the instance's store is dropped. `None`
+    /// only if the slots were closed, which the app never does.
+    pub async fn admit(&self) -> Option<InstanceSlot> {
+        let permit = self.slots.clone().acquire_owned().await.ok()?;
+        Some(InstanceSlot { _permit: permit })
     }
 
     /// A store for one invocation of `component`, with its grants and the limits.

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 
+use crate::limits::InstancePool;
 use crate::InvocationLimits;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -19,6 +20,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct Runtime {
     engine: Engine,
     limits: InvocationLimits,
+    /// How many instances the pooling allocator holds at once.
+    pool: InstancePool,
     stop: Arc<AtomicBool>,
 }
 
@@ -26,18 +29,19 @@ impl Runtime {
     /// An engine with the pooling allocator sized for `limits` and epoch
     /// interruption on, so every call gets a deadline.
     pub fn new(limits: InvocationLimits) -> anyhow::Result<Self> {
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(64)
-            .total_core_instances(256)
-            .total_memories(256)
-            .total_tables(256)
-            .max_memories_per_component(16)
-            .max_memory_size(limits.memory_bytes);
+        Self::with_pool(limits, InstancePool::default())
+    }
+
+    /// [`Runtime::new`] with room for `pool.instances` component instances
+    /// alive at once (see [`InstancePool`]).
+    pub fn with_pool(limits: InvocationLimits, pool: InstancePool) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(
+                pool.pooling_config(&limits),
+            ));
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("creating the wasmtime engine")?;
@@ -55,6 +59,7 @@ impl Runtime {
         Ok(Self {
             engine,
             limits,
+            pool,
             stop,
         })
     }
@@ -67,6 +72,11 @@ impl Runtime {
     /// The limits every invocation gets.
     pub fn limits(&self) -> &InvocationLimits {
         &self.limits
+    }
+
+    /// How many component instances may be alive at once.
+    pub fn instance_pool(&self) -> &InstancePool {
+        &self.pool
     }
 }
 

@@ -1,5 +1,5 @@
 //! `thumbflow up`: load the app, print what Spin prints, run the triggers
-//! until the shutdown signal.
+//! until the shutdown signal, then let them drain (see [`TriggerLimits`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::limits::TriggerLimits;
 
 /// What `up` is serving, for callers (tests) that bound port 0.
 #[derive(Debug, Clone)]
@@ -52,26 +53,53 @@ pub fn print_banner(app: &App, http: SocketAddr) {
     }
 }
 
-/// Run the app's triggers on `listener` until `shutdown` resolves.
+/// Run the app's triggers on `listener` until `shutdown` resolves, with
+/// the default [`TriggerLimits`].
 pub async fn run(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with(app, listener, TriggerLimits::default(), shutdown).await
+}
+
+/// Run the app's triggers on `listener` until `shutdown` resolves, each
+/// running at most `limits.concurrency` events at once; then drain them.
+pub async fn run_with(
+    app: Arc<App>,
+    listener: TcpListener,
+    limits: TriggerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let http = listener.local_addr()?;
     print_banner(&app, http);
+    let triggers = app.redis.len() + usize::from(!app.http_routes.is_empty());
+    let wanted = triggers.saturating_mul(limits.concurrency.get());
+    if wanted > app.instance_slots() {
+        tracing::warn!(
+            "{triggers} trigger(s) at a concurrency of {} may want {wanted} instances at once; \
+             the instance pool holds {}: the excess waits for a free instance",
+            limits.concurrency,
+            app.instance_slots()
+        );
+    }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let redis = {
         let mut rx = rx.clone();
-        tokio::spawn(crate::trigger::redis::run(app.clone(), async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }))
+        tokio::spawn(crate::trigger::redis::run_with(
+            app.clone(),
+            limits,
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ))
     };
     let server = {
         let mut rx = rx.clone();
-        tokio::spawn(crate::trigger::http::serve(
+        tokio::spawn(crate::trigger::http::serve_with(
             app.clone(),
             listener,
+            limits,
             async move {
                 let _ = rx.wait_for(|stop| *stop).await;
             },

@@ -1,24 +1,66 @@
 //! The HTTP trigger: serve the manifest's routes, each request on a fresh
 //! instance of its component's `wasi:http/incoming-handler` export.
+//!
+//! # Concurrency
+//!
+//! At most [`TriggerLimits::concurrency`] requests run at once, each in a
+//! slot of the instance pool ([`App::admit`]); a request beyond that waits,
+//! in order, for up to [`TriggerLimits::http_queue_timeout`], then is
+//! answered `503 Service Unavailable` with `Retry-After: 1`. Waiting rather
+//! than refusing at once means a burst of uploads is absorbed (the client
+//! only sees latency), and the time limit means a client never hangs on an
+//! overloaded host: it gets an answer it can retry on. No request is ever
+//! lost to an exhausted instance pool.
+//!
+//! # Shutdown
+//!
+//! When `shutdown` resolves the listener closes, idle keep-alive connections
+//! are closed, and requests in flight finish (their response is sent) within
+//! [`TriggerLimits::drain_timeout`]; whatever is still running then is cut off.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures::FutureExt as _;
 use http_body_util::{BodyExt as _, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView as _;
 
 use crate::app::{App, Entry};
+use crate::limits::TriggerLimits;
 
-/// Serve until `shutdown` resolves; connections in flight finish their request.
+/// Time a request's instance may run beyond its epoch deadline (host calls included).
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
+/// [`serve_with`] with the default [`TriggerLimits`].
 pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    serve_with(app, listener, TriggerLimits::default(), shutdown).await;
+}
+
+/// Serve until `shutdown` resolves, at most `limits.concurrency` requests at
+/// once; then let requests in flight finish, within `limits.drain_timeout`.
+pub async fn serve_with(
+    app: Arc<App>,
+    listener: TcpListener,
+    limits: TriggerLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let gate = Arc::new(Gate {
+        running: Arc::new(Semaphore::new(limits.concurrency.get())),
+        queue_timeout: limits.http_queue_timeout,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -27,17 +69,49 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
                     Ok(pair) => pair,
                     Err(e) => { tracing::warn!("accept failed: {e}"); continue; }
                 };
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(app.clone(), peer, req));
-                    if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                let (app, gate, mut stop) = (app.clone(), gate.clone(), stop_rx.clone());
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(app.clone(), gate.clone(), peer, req));
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    let stopping = stop.wait_for(|stop| *stop).map(|_| ());
+                    let result = tokio::select! {
+                        result = conn.as_mut() => result,
+                        () = stopping => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!("connection from {peer}: {e}");
                     }
                 });
             }
-            _ = &mut shutdown => return,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
         }
     }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.drain_timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown: {} HTTP connection(s) still busy after {:?}; closed",
+            connections.len(),
+            limits.drain_timeout
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// Admission to the HTTP trigger: a bound on requests running at once, and
+/// how long a request may wait for one.
+struct Gate {
+    running: Arc<Semaphore>,
+    queue_timeout: Duration,
 }
 
 /// The component whose route matches `path`: exact routes first, then the
@@ -70,6 +144,7 @@ fn plain(status: u16, text: &str) -> hyper::Response<HyperOutgoingBody> {
 
 async fn handle(
     app: Arc<App>,
+    gate: Arc<Gate>,
     _peer: SocketAddr,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<HyperOutgoingBody>, std::convert::Infallible> {
@@ -83,8 +158,34 @@ async fn handle(
     let Entry::Http(pre) = &component.entry else {
         return Ok(plain(500, "route component is not an HTTP component"));
     };
+    let admitted = tokio::time::timeout(gate.queue_timeout, async {
+        let running = gate.running.clone().acquire_owned().await.ok()?;
+        let slot = app.admit().await?;
+        Some((running, slot))
+    })
+    .await;
+    let Ok(Some((running, slot))) = admitted else {
+        tracing::warn!(
+            event = path,
+            "no free instance for {:?}: answered 503",
+            gate.queue_timeout
+        );
+        let mut busy = plain(
+            503,
+            &format!(
+                "every instance stayed busy for {:?}: retry the request",
+                gate.queue_timeout
+            ),
+        );
+        busy.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("1"),
+        );
+        return Ok(busy);
+    };
     let pre = pre.clone();
     let id = component.id.clone();
+    let limit = app.runtime.limits().deadline + DEADLINE_GRACE;
     let mut store = app.store(&component);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let prepared = (|| -> wasmtime::Result<_> {
@@ -103,18 +204,26 @@ async fn handle(
         }
     };
     let task = tokio::spawn(async move {
-        let result = async {
+        let call = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
                 .await
-        }
-        .await;
+        };
+        let result = match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => Err(wasmtime::format_err!(
+                "still running after {limit:?} (the deadline, waiting on a host call): stopped"
+            )),
+        };
         super::log_output(&id, store.data());
         if let Err(trap) = &result {
             tracing::error!(component = id, event = path, "component trapped: {trap:#}");
         }
+        // The instance leaves the pool with its store; only then is its slot free.
+        drop(store);
+        drop((running, slot));
     });
     match receiver.await {
         Ok(Ok(response)) => Ok(response),

@@ -1,48 +1,177 @@
 //! The Redis trigger: subscribe to each channel and hand every message to
 //! a fresh instance of its component's `fermyon:spin/inbound-redis` export.
+//!
+//! # Concurrency and backpressure
+//!
+//! One subscriber per Redis address reads messages as fast as Redis sends
+//! them (so Redis never disconnects a slow subscriber for overflowing its
+//! output buffer) and queues each on its subscription's in-process queue.
+//! One worker per subscription runs up to [`TriggerLimits::concurrency`]
+//! invocations at once; a message beyond that waits in the queue, in order,
+//! and a running invocation also waits for a slot of the instance pool
+//! ([`App::admit`]), so a burst is delayed, never dropped. Subscriptions do
+//! not wait for each other: a busy thumbnailer does not hold up the
+//! normalizer's messages.
+//!
+//! One invocation may take at most the invocation deadline plus a second:
+//! the epoch deadline stops guest code, this bound also stops a guest that
+//! waits on a host call (a blocking Redis command) so it cannot hold its
+//! slot for ever.
+//!
+//! # Shutdown
+//!
+//! When `shutdown` resolves, each subscriber unsubscribes (Redis sends every
+//! message published before that first), queues what it has received, and
+//! stops. The workers then finish every queued and running invocation;
+//! whatever is not done within [`TriggerLimits::drain_timeout`] is abandoned
+//! and counted in the log.
+//!
+//! Every finished invocation is reported as one `tracing` event of this
+//! module carrying a `component` field (the pipeline benchmark times stages
+//! by it); no other event here has that field.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
-use tokio::sync::watch;
+use futures::{FutureExt as _, StreamExt as _};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
-use crate::app::{App, AppComponent, Entry};
+use crate::app::{App, AppComponent, Entry, InstanceSlot};
+use crate::limits::TriggerLimits;
+
+/// Time an invocation may run beyond its epoch deadline (host calls included).
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a subscriber waits for Redis to confirm `UNSUBSCRIBE` at shutdown.
+const UNSUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// [`run_with`] with the default [`TriggerLimits`].
+pub async fn run(app: Arc<App>, shutdown: impl Future<Output = ()> + Send + 'static) {
+    run_with(app, TriggerLimits::default(), shutdown).await;
+}
 
 /// Subscribe to every channel of the app (one connection per Redis
-/// address) and dispatch messages until `shutdown` resolves. Reconnects
-/// with a short backoff if the Redis server goes away.
-pub async fn run(app: Arc<App>, shutdown: impl Future<Output = ()> + Send + 'static) {
+/// address) and run messages, at most `limits.concurrency` at once per
+/// subscription, until `shutdown` resolves; then drain. Reconnects with a
+/// short backoff if the Redis server goes away.
+pub async fn run_with(
+    app: Arc<App>,
+    limits: TriggerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut by_address: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let mut workers = JoinSet::new();
+    let mut by_address: BTreeMap<String, Vec<Route>> = BTreeMap::new();
     for sub in &app.redis {
+        let Some(component) = app.components.get(&sub.component).cloned() else {
+            continue;
+        };
+        let (queue, received) = mpsc::unbounded_channel();
+        workers.spawn(worker(
+            app.clone(),
+            component,
+            sub.channel.clone(),
+            received,
+            limits.concurrency.get(),
+            backlog.clone(),
+        ));
         by_address
             .entry(sub.address.clone())
             .or_default()
-            .push((sub.channel.clone(), sub.component.clone()));
+            .push(Route {
+                channel: sub.channel.clone(),
+                queue,
+            });
     }
-    let mut tasks = Vec::new();
-    for (address, subs) in by_address {
-        tasks.push(tokio::spawn(subscribe_loop(
-            app.clone(),
+    let mut subscribers = JoinSet::new();
+    for (address, routes) in by_address {
+        subscribers.spawn(subscribe_loop(
             address,
-            subs,
+            routes,
+            backlog.clone(),
             stop_rx.clone(),
-        )));
+        ));
     }
     shutdown.await;
     let _ = stop_tx.send(true);
-    for task in tasks {
-        let _ = task.await;
+    let drain = async {
+        // The subscribers own the queues' senders: once they stop, each
+        // worker runs out of messages, finishes its invocations and ends.
+        while subscribers.join_next().await.is_some() {}
+        while workers.join_next().await.is_some() {}
+    };
+    if tokio::time::timeout(limits.drain_timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown: {} Redis message(s) still queued or running after {:?}; abandoned",
+            backlog.load(Ordering::Relaxed),
+            limits.drain_timeout
+        );
+        subscribers.shutdown().await;
+        workers.shutdown().await;
     }
 }
 
-async fn subscribe_loop(
+/// A subscribed channel and the queue of the subscription's worker.
+struct Route {
+    channel: String,
+    queue: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+/// Hand one message to every subscription of its channel.
+fn route(routes: &[Route], channel: &str, payload: &[u8], backlog: &AtomicUsize) {
+    for r in routes.iter().filter(|r| r.channel == channel) {
+        if r.queue.send(payload.to_vec()).is_ok() {
+            backlog.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Run a subscription's messages in order of arrival, at most `concurrency`
+/// at once, each once an instance slot is free; return when the queue is
+/// closed and every invocation has finished.
+async fn worker(
     app: Arc<App>,
+    component: Arc<AppComponent>,
+    channel: String,
+    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+    concurrency: usize,
+    backlog: Arc<AtomicUsize>,
+) {
+    let mut running = JoinSet::new();
+    while let Some(payload) = queue.recv().await {
+        while running.len() >= concurrency.max(1) {
+            let _ = running.join_next().await;
+        }
+        let Some(slot) = app.admit().await else {
+            break;
+        };
+        let (app, component, channel, backlog) = (
+            app.clone(),
+            component.clone(),
+            channel.clone(),
+            backlog.clone(),
+        );
+        running.spawn(async move {
+            dispatch_in(&app, &component, &channel, &payload, slot).await;
+            backlog.fetch_sub(1, Ordering::Relaxed);
+        });
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
+}
+
+async fn subscribe_loop(
     address: String,
-    subs: Vec<(String, String)>,
+    routes: Vec<Route>,
+    backlog: Arc<AtomicUsize>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -50,7 +179,7 @@ async fn subscribe_loop(
         if *stop.borrow() {
             return;
         }
-        match subscribe_once(&app, &address, &subs, &mut stop).await {
+        match subscribe_once(&address, &routes, &backlog, &mut stop).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!(
@@ -69,57 +198,95 @@ async fn subscribe_loop(
 
 /// One subscription session; `Ok` on shutdown, `Err` when the connection fails.
 async fn subscribe_once(
-    app: &Arc<App>,
     address: &str,
-    subs: &[(String, String)],
+    routes: &[Route],
+    backlog: &AtomicUsize,
     stop: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let client = redis::Client::open(address)?;
-    let mut pubsub = client.get_async_pubsub().await?;
-    for (channel, _) in subs {
-        pubsub.subscribe(channel).await?;
+    let (mut sink, mut messages) = client.get_async_pubsub().await?.split();
+    let mut channels: Vec<&str> = routes.iter().map(|r| r.channel.as_str()).collect();
+    channels.sort_unstable();
+    channels.dedup();
+    for channel in &channels {
+        sink.subscribe(*channel).await?;
     }
-    tracing::debug!(address, "subscribed to {} channel(s)", subs.len());
-    let mut messages = pubsub.on_message();
+    tracing::debug!(address, "subscribed to {} channel(s)", channels.len());
     loop {
         tokio::select! {
             message = messages.next() => {
                 let Some(message) = message else {
                     anyhow::bail!("connection to {address} closed");
                 };
-                let channel = message.get_channel_name().to_owned();
-                let payload = message.get_payload_bytes().to_vec();
-                for (_, id) in subs.iter().filter(|(c, _)| *c == channel) {
-                    if let Some(component) = app.components.get(id) {
-                        tokio::spawn(dispatch(app.clone(), component.clone(), channel.clone(), payload.clone()));
-                    }
-                }
+                route(routes, message.get_channel_name(), message.get_payload_bytes(), backlog);
             }
-            _ = stop.changed() => return Ok(()),
+            _ = stop.changed() => break,
         }
     }
+    // Redis answers UNSUBSCRIBE after every message it sent before, so once
+    // it has answered, everything published to us is in `messages`.
+    for channel in &channels {
+        match tokio::time::timeout(UNSUBSCRIBE_TIMEOUT, sink.unsubscribe(*channel)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(address, channel, "unsubscribing at shutdown: {e}"),
+            Err(_) => tracing::warn!(address, channel, "Redis did not confirm UNSUBSCRIBE"),
+        }
+    }
+    while let Some(Some(message)) = messages.next().now_or_never() {
+        route(
+            routes,
+            message.get_channel_name(),
+            message.get_payload_bytes(),
+            backlog,
+        );
+    }
+    Ok(())
 }
 
-/// Run one message through a fresh instance of `component`.
+/// Run one message through a fresh instance of `component`, once a slot of
+/// the instance pool is free (waiting for it, in order).
 pub async fn dispatch(
     app: Arc<App>,
     component: Arc<AppComponent>,
     channel: String,
     payload: Vec<u8>,
 ) {
+    let Some(slot) = app.admit().await else {
+        return;
+    };
+    dispatch_in(&app, &component, &channel, &payload, slot).await;
+}
+
+/// Run one message in the instance slot `_slot`, freed when this returns.
+async fn dispatch_in(
+    app: &App,
+    component: &AppComponent,
+    channel: &str,
+    payload: &[u8],
+    _slot: InstanceSlot,
+) {
     let Entry::Redis(pre) = &component.entry else {
         return;
     };
-    let event = event_id(&payload);
+    let event = event_id(payload);
     let id = component.id.as_str();
-    let mut store = app.store(&component);
-    let result = match pre.instantiate_async(&mut store).await {
-        Ok(instance) => instance
-            .fermyon_spin_inbound_redis()
-            .call_handle_message(&mut store, &payload)
-            .await
-            .map_err(anyhow::Error::from),
-        Err(e) => Err(anyhow::Error::from(e)),
+    let mut store = app.store(component);
+    let limit = app.runtime.limits().deadline + DEADLINE_GRACE;
+    let call = async {
+        match pre.instantiate_async(&mut store).await {
+            Ok(instance) => instance
+                .fermyon_spin_inbound_redis()
+                .call_handle_message(&mut store, &payload.to_vec())
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(anyhow::Error::from(e)),
+        }
+    };
+    let result = match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!(
+            "still running after {limit:?} (the deadline, waiting on a host call): stopped"
+        )),
     };
     super::log_output(id, store.data());
     match result {
