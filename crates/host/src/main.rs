@@ -7,6 +7,11 @@
 //!   wires in) on local files;
 //! - `thumbflow scan s3://BUCKET[/PREFIX]` publishes events for the objects
 //!   of a bucket that lack current thumbnails (see `thumbflow::scan`).
+//!
+//! Both cache compiled components on disk the way `spin up` does
+//! (`--cache FILE` / `WASMTIME_CACHE_FILE`, `--disable-cache` /
+//! `DISABLE_WASMTIME_CACHE`; see `thumbflow::runtime`), so only the first
+//! start pays for compilation.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use thumbflow::cores::{ImageFormat, ImageLimits};
+use thumbflow::runtime::CompileCache;
 use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
 
 #[derive(Parser)]
@@ -33,6 +39,29 @@ enum Command {
     /// Publish events for the objects of an S3 bucket that lack current
     /// thumbnails (backfill and repair; resumable).
     Scan(thumbflow::scan::ScanArgs),
+}
+
+/// The compile cache flags, named and read from the environment as `spin up` does.
+#[derive(clap::Args)]
+struct CacheArgs {
+    /// Compile every component afresh instead of using the on-disk compile cache.
+    #[arg(
+        long = "disable-cache",
+        env = "DISABLE_WASMTIME_CACHE",
+        conflicts_with = "cache",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    disable_cache: bool,
+    /// Wasmtime cache configuration file (TOML, `[cache] directory = "..."`); default: wasmtime's
+    /// own ($HOME/.config/wasmtime/config.toml if present, entries in $HOME/.cache/wasmtime).
+    #[arg(long = "cache", env = "WASMTIME_CACHE_FILE", value_name = "FILE")]
+    cache: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    fn compile_cache(&self) -> CompileCache {
+        CompileCache::from_flags(self.disable_cache, self.cache.clone())
+    }
 }
 
 #[derive(clap::Args)]
@@ -60,6 +89,8 @@ struct UpArgs {
     /// Deadline of one invocation, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 fn parse_variable(s: &str) -> Result<(String, String), String> {
@@ -93,6 +124,8 @@ struct RenderArgs {
     /// Deadline of one render, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 fn main() -> ExitCode {
@@ -126,13 +159,15 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let engine = std::sync::Arc::new(Runtime::new(limits)?);
+        let engine = std::sync::Arc::new(Runtime::with_cache(limits, &args.cache.compile_cache())?);
         let options = thumbflow::app::AppOptions {
             manifest: args.manifest,
             state_dir: args.state_dir,
             variables: args.variables,
         };
-        let app = std::sync::Arc::new(thumbflow::app::App::load(engine, &options)?);
+        let started = Instant::now();
+        let app = std::sync::Arc::new(thumbflow::app::App::load(engine.clone(), &options)?);
+        log_loaded(&engine, started.elapsed());
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -150,7 +185,7 @@ fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         memory_bytes: args.max_memory_mib << 20,
         deadline: Duration::from_secs(args.timeout_secs),
     };
-    let runtime = Runtime::new(limits)?;
+    let runtime = Runtime::with_cache(limits, &args.cache.compile_cache())?;
     let core = ThumbnailerCore::load(&runtime, &args.component)
         .context("loading the thumbnail engine (run `make build` first?)")?;
     let recipes = core
@@ -212,6 +247,20 @@ fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Log how the components were loaded: compiled, or from the compile cache.
+fn log_loaded(runtime: &Runtime, took: Duration) {
+    let ms = took.as_secs_f64() * 1000.0;
+    match (runtime.cache_stats(), runtime.cache_directory()) {
+        (Some(stats), Some(dir)) => tracing::info!(
+            "components loaded in {ms:.0} ms: {} compiled and cached, {} from the compile cache in {}",
+            stats.misses,
+            stats.hits,
+            dir.display()
+        ),
+        _ => tracing::info!("components compiled in {ms:.0} ms (compile cache disabled)"),
+    }
 }
 
 /// `DIR/{file stem}.{recipe}.{ext}`, e.g. `out/photo.thumb.jpg`.
