@@ -33,8 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use wasmtime::{Cache, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Cache, Config, Engine, InstanceAllocationStrategy};
 
+use crate::limits::InstancePool;
 use crate::InvocationLimits;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
@@ -111,6 +112,8 @@ pub struct CacheStats {
 pub struct Runtime {
     engine: Engine,
     limits: InvocationLimits,
+    /// How many instances the pooling allocator holds at once.
+    pool: InstancePool,
     /// The compile cache the engine uses, kept to report its statistics.
     cache: Option<Cache>,
     stop: Arc<AtomicBool>,
@@ -125,7 +128,24 @@ impl Runtime {
 
     /// [`Runtime::new`] with compiled components cached on disk as `cache` says.
     pub fn with_cache(limits: InvocationLimits, cache: &CompileCache) -> anyhow::Result<Self> {
-        Self::from_config(Self::config(&limits), limits, cache)
+        Self::with_pool_and_cache(limits, InstancePool::default(), cache)
+    }
+
+    /// [`Runtime::new`] with room for `pool.instances` component instances
+    /// alive at once (see [`InstancePool`]).
+    pub fn with_pool(limits: InvocationLimits, pool: InstancePool) -> anyhow::Result<Self> {
+        Self::with_pool_and_cache(limits, pool, &CompileCache::Disabled)
+    }
+
+    /// [`Runtime::with_pool`] with compiled components cached on disk as `cache` says.
+    pub fn with_pool_and_cache(
+        limits: InvocationLimits,
+        pool: InstancePool,
+        cache: &CompileCache,
+    ) -> anyhow::Result<Self> {
+        let mut runtime = Self::from_config(Self::pooled_config(&limits, &pool), limits, cache)?;
+        runtime.pool = pool;
+        Ok(runtime)
     }
 
     /// The engine settings thumbflow runs with: the component model, epoch
@@ -135,23 +155,24 @@ impl Runtime {
     /// [`Runtime::from_config`] (the tests use it to show that a changed
     /// compile setting does not reuse a cache entry).
     pub fn config(limits: &InvocationLimits) -> Config {
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(64)
-            .total_core_instances(256)
-            .total_memories(256)
-            .total_tables(256)
-            .max_memories_per_component(16)
-            .max_memory_size(limits.memory_bytes);
+        Self::pooled_config(limits, &InstancePool::default())
+    }
+
+    /// [`Runtime::config`] with the pool sized for `pool`.
+    fn pooled_config(limits: &InvocationLimits, pool: &InstancePool) -> Config {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(
+                pool.pooling_config(limits),
+            ));
         config
     }
 
-    /// A runtime on `config` (normally [`Runtime::config`]), whose stores get
-    /// `limits`, with the compile cache `cache`.
+    /// A runtime on `config` (normally [`Runtime::config`], whose pool is
+    /// [`InstancePool::default`]), whose stores get `limits`, with the
+    /// compile cache `cache`.
     pub fn from_config(
         mut config: Config,
         limits: InvocationLimits,
@@ -176,6 +197,7 @@ impl Runtime {
         Ok(Self {
             engine,
             limits,
+            pool: InstancePool::default(),
             cache,
             stop,
         })
@@ -189,6 +211,11 @@ impl Runtime {
     /// The limits every invocation gets.
     pub fn limits(&self) -> &InvocationLimits {
         &self.limits
+    }
+
+    /// How many component instances may be alive at once.
+    pub fn instance_pool(&self) -> &InstancePool {
+        &self.pool
     }
 
     /// Cache hits and misses so far, or `None` without a compile cache.
