@@ -79,6 +79,7 @@ fn source_format(f: events::SourceFormat) -> SourceFormat {
     match f {
         events::SourceFormat::S3 => SourceFormat::S3,
         events::SourceFormat::Minio => SourceFormat::Minio,
+        events::SourceFormat::Ceph => SourceFormat::Ceph,
         events::SourceFormat::EventBridge => SourceFormat::Eventbridge,
         events::SourceFormat::EventBridgeCloudTrail => SourceFormat::EventbridgeCloudtrail,
         events::SourceFormat::Gcs => SourceFormat::Gcs,

@@ -48,6 +48,9 @@ pub enum SourceFormat {
     S3,
     /// A MinIO bucket notification (S3-shaped, `s3:`-prefixed event names).
     Minio,
+    /// A Ceph RADOS Gateway bucket notification (S3-shaped, `eventSource`
+    /// `ceph:s3`, keys sent raw, metadata as a list of key/value pairs).
+    Ceph,
     /// An Amazon EventBridge "Object Created" event from S3.
     #[serde(rename = "eventbridge")]
     EventBridge,
@@ -73,6 +76,7 @@ impl SourceFormat {
         match self {
             Self::S3 => "s3",
             Self::Minio => "minio",
+            Self::Ceph => "ceph",
             Self::EventBridge => "eventbridge",
             Self::EventBridgeCloudTrail => "eventbridge-cloudtrail",
             Self::Gcs => "gcs",
@@ -465,6 +469,7 @@ mod tests {
         let all = [
             (SourceFormat::S3, "s3"),
             (SourceFormat::Minio, "minio"),
+            (SourceFormat::Ceph, "ceph"),
             (SourceFormat::EventBridge, "eventbridge"),
             (
                 SourceFormat::EventBridgeCloudTrail,

@@ -186,6 +186,50 @@ impl<'a> Obj<'a> {
             Some(other) => Err(self.wrong_type(name, "an object", other)),
         }
     }
+
+    /// An optional list of `{"key": ..., "val": ...}` string pairs, the way
+    /// Ceph RGW writes object metadata and tags.
+    ///
+    /// Strict on shape, as a pair we cannot read may be the generated-object
+    /// marker: an entry that is not an object, has no `key`, or whose `key`
+    /// or `val` is not a string, is an error naming its path. A missing or
+    /// `null` `val` reads as empty; fields other than `key` and `val` are
+    /// ignored.
+    pub(crate) fn key_val_list(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(&'a str, &'a str)>, NormalizeError> {
+        let items = match self.get(name) {
+            None => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(self.wrong_type(name, "an array of {\"key\", \"val\"} pairs", other))
+            }
+        };
+        let list_path = self.field(name);
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let path = child_path(&list_path, &format!("[{index}]"));
+                match item {
+                    Value::Object(map) => {
+                        let pair = Obj::new(map, path, self.format);
+                        let key = pair.opt_str("key")?.ok_or_else(|| pair.missing("key"))?;
+                        let val = pair.opt_str("val")?.unwrap_or_default();
+                        Ok((key, val))
+                    }
+                    other => Err(NormalizeError::invalid(
+                        path,
+                        format!(
+                            "expected a {{\"key\", \"val\"}} object, found {}",
+                            kind(other)
+                        ),
+                    )),
+                }
+            })
+            .collect()
+    }
 }
 
 /// Serialises `value` to compact JSON text.

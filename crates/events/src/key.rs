@@ -1,9 +1,12 @@
 //! Object keys as S3-style producers write them.
 //!
-//! S3 event notifications (and MinIO's, and our gateway's) carry the key
-//! *form-encoded*: a space is `+`, everything else unusual is `%XX` over the
-//! UTF-8 bytes. EventBridge, GCS and Azure carry keys as-is and never go
-//! through here. The canonical event always holds the decoded key.
+//! S3 event notifications, S3's EventBridge events, MinIO's notifications and
+//! our gateway's events carry the key *form-encoded*: a space is `+`,
+//! everything else unusual is `%XX` over the UTF-8 bytes (MinIO also escapes
+//! `/` as `%2F`; the decoder takes both). Ceph RGW, CloudTrail, GCS and Azure
+//! carry keys as-is and never go through here. The canonical event always
+//! holds the decoded key. `docs/events.md` lists each producer's rule with
+//! the evidence for it.
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 

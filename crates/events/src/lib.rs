@@ -10,10 +10,11 @@
 //! Modules:
 //!
 //! * [`normalize`](mod@normalize): the entry point, [`NormalizeOptions`] and [`Outcome`];
-//! * `formats`: one module per raw format (S3/MinIO/gateway `Records`,
+//! * `formats`: one module per raw format (S3/MinIO/Ceph/gateway `Records`,
 //!   EventBridge and its CloudTrail shape, GCS CloudEvents, Azure Blob in
 //!   CloudEvents and Event Grid schemas, our own envelope) and the detector;
-//! * [`key`]: S3-style form decoding (`+` is a space, `%XX` is UTF-8);
+//! * [`key`]: S3-style form decoding (`+` is a space, `%XX` is UTF-8), for
+//!   the producers that form-encode keys;
 //! * [`filter`]: the ignore rules (non-images, thumbflow's own outputs);
 //! * [`canonical`]: [`CanonicalEvent`], its envelope, deterministic ids and
 //!   trace context;

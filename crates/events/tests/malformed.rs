@@ -194,10 +194,59 @@ fn normalize_invalid_received_at_rejected_when_needed() {
 
 #[test]
 fn normalize_unknown_event_source_is_unknown_format() {
-    let raw = br#"{"Records":[{"eventSource":"ceph:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"a.jpg"}}}]}"#;
+    let raw = br#"{"Records":[{"eventSource":"acme:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"a.jpg"}}}]}"#;
     match reject(raw) {
-        NormalizeError::UnknownFormat(what) => assert!(what.contains("ceph:s3"), "{what}"),
+        NormalizeError::UnknownFormat(what) => {
+            assert!(what.contains("acme:s3"), "{what}");
+            // The message lists what is supported, Ceph included.
+            assert!(what.contains("ceph:s3"), "{what}");
+        }
         other => panic!("expected UnknownFormat, got {other:?}"),
+    }
+}
+
+/// A one-record Ceph RGW event whose object is `object` (raw JSON text).
+fn ceph_with_object(object: &str) -> String {
+    format!(
+        r#"{{"Records":[{{"eventVersion":"2.2","eventSource":"ceph:s3","eventName":"ObjectCreated:Put","eventTime":"2026-12-01T08:31:54.388865Z","s3":{{"bucket":{{"name":"photos"}},"object":{object}}}}}]}}"#
+    )
+}
+
+#[test]
+fn normalize_ceph_metadata_not_a_list_is_invalid_field() {
+    let raw = ceph_with_object(r#"{"key":"a.jpg","metadata":"x-amz-meta-a=b"}"#);
+    let err = reject(raw.as_bytes());
+    assert_invalid_field(&err, "Records[0].s3.object.metadata", "an array");
+}
+
+#[test]
+fn normalize_ceph_metadata_entry_not_an_object_is_invalid_field() {
+    let raw = ceph_with_object(r#"{"key":"a.jpg","metadata":[{"key":"a","val":"b"},"c"]}"#);
+    let err = reject(raw.as_bytes());
+    assert_invalid_field(&err, "Records[0].s3.object.metadata[1]", "found a string");
+}
+
+#[test]
+fn normalize_ceph_metadata_entry_without_key_is_missing_field() {
+    let raw = ceph_with_object(r#"{"key":"a.jpg","metadata":[{"val":"true"}]}"#);
+    match reject(raw.as_bytes()) {
+        NormalizeError::MissingField { format, field } => {
+            assert_eq!(format, "ceph");
+            assert_eq!(field, "Records[0].s3.object.metadata[0].key");
+        }
+        other => panic!("expected MissingField, got {other:?}"),
+    }
+}
+
+#[test]
+fn normalize_ceph_missing_key_is_missing_field() {
+    let raw = ceph_with_object(r#"{"size":1,"eTag":"abc"}"#);
+    match reject(raw.as_bytes()) {
+        NormalizeError::MissingField { format, field } => {
+            assert_eq!(format, "ceph");
+            assert_eq!(field, "Records[0].s3.object.key");
+        }
+        other => panic!("expected MissingField, got {other:?}"),
     }
 }
 

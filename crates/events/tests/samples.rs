@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use thumbflow_events::{
-    gateway_put_event, is_valid_traceparent, structured_from_binary, trace_id, SourceFormat,
-    OBJECT_CREATED_TYPE,
+    gateway_put_event, is_valid_traceparent, normalize, structured_from_binary, trace_id,
+    NormalizeOptions, SourceFormat, OBJECT_CREATED_TYPE,
 };
 
 /// Every sample file, each exercised by a test below.
@@ -18,6 +18,11 @@ const ALL_SAMPLES: &[&str] = &[
     "azure-cloudevents-blob-created.json",
     "azure-eventgrid-blob-events.json",
     "azure-eventgrid-single.json",
+    "ceph-complete-multipart.json",
+    "ceph-copy.json",
+    "ceph-delete.json",
+    "ceph-put-generated-marker.json",
+    "ceph-put-special-key.json",
     "eventbridge-cloudtrail-putobject.json",
     "eventbridge-cloudtrail-s3.json",
     "eventbridge-object-created-image.json",
@@ -169,6 +174,109 @@ fn minio_thumbnail_output_sample_ignored_by_metadata_marker() {
     assert_eq!(ignored.key.as_deref(), Some("out/sunset-300x300.jpg"));
 }
 
+// --- Ceph RADOS Gateway ---------------------------------------------------------
+
+#[test]
+fn ceph_special_key_sample_keeps_raw_key_exactly() {
+    let event = only_accepted(&sample("ceph-put-special-key.json"));
+    // RGW sends the key raw: `+` is a plus, `%d` is not an escape.
+    assert_eq!(
+        event.data.key,
+        "mix/a b+c%d&e=f?g#h été 日本~!*'().jpg"
+    );
+    assert_eq!(event.subject, event.data.key);
+    assert_eq!(event.data.bucket, "photos");
+    assert_eq!(event.source, "ceph:s3/photos");
+    assert_eq!(event.data.size, Some(11));
+    assert_eq!(
+        event.data.etag.as_deref(),
+        Some("5eb63bbbe01eeed093cb22bb8f5acdc3")
+    );
+    assert_eq!(event.data.sequencer.as_deref(), Some("FA850E6BAA0D4217"));
+    // `"versionId": ""` on an unversioned bucket means no version.
+    assert_eq!(event.data.version_id, None);
+    // RGW sends no content type: the `.jpg` extension made it an image.
+    assert_eq!(event.data.content_type, None);
+    assert_eq!(event.data.source_format, SourceFormat::Ceph);
+    // Microsecond event time, kept as sent.
+    assert_eq!(event.time, "2026-12-01T08:31:54.388865Z");
+}
+
+#[test]
+fn ceph_generated_marker_sample_ignored_as_own_output() {
+    // Under the thumbnail prefix, the prefix rule speaks first.
+    let by_prefix = only_ignored(&sample("ceph-put-generated-marker.json"));
+    assert_mentions(&by_prefix.reason, &["thumbnail prefix"]);
+    assert_eq!(by_prefix.bucket.as_deref(), Some("photos"));
+    assert_eq!(by_prefix.key.as_deref(), Some("thumbnails/photos/a b.webp"));
+
+    // With the prefix rule off, the metadata marker alone drops it.
+    let opts = NormalizeOptions {
+        thumbnail_prefix: String::new(),
+        ..opts()
+    };
+    let outcomes = normalize(&sample("ceph-put-generated-marker.json"), &opts).unwrap();
+    assert_eq!(outcomes.len(), 1);
+    let by_marker = ignored(&outcomes[0]);
+    assert_mentions(
+        &by_marker.reason,
+        &["thumbflow-generated", "never triggers another thumbnail"],
+    );
+    assert_eq!(by_marker.key.as_deref(), Some("thumbnails/photos/a b.webp"));
+}
+
+#[test]
+fn ceph_copy_sample_accepted_with_raw_key() {
+    let event = only_accepted(&sample("ceph-copy.json"));
+    assert_eq!(event.data.key, "copies/a b copy+1.jpg");
+    assert_eq!(event.data.bucket, "photos");
+    assert_eq!(event.data.size, Some(11));
+    assert_eq!(
+        event.data.etag.as_deref(),
+        Some("5eb63bbbe01eeed093cb22bb8f5acdc3")
+    );
+    assert_eq!(event.data.source_format, SourceFormat::Ceph);
+}
+
+#[test]
+fn ceph_complete_multipart_sample_keeps_multipart_etag() {
+    let event = only_accepted(&sample("ceph-complete-multipart.json"));
+    assert_eq!(event.data.key, "big/multi part é.jpg");
+    assert_eq!(event.data.bucket, "photos");
+    assert_eq!(event.data.size, Some(11_534_336));
+    assert_eq!(
+        event.data.etag.as_deref(),
+        Some("cc273a7377d284f883e0579c81e34330-2")
+    );
+    assert_eq!(event.data.version_id, None);
+}
+
+#[test]
+fn ceph_delete_sample_ignored_as_not_a_creation() {
+    let ignored = only_ignored(&sample("ceph-delete.json"));
+    assert_mentions(
+        &ignored.reason,
+        &["ObjectRemoved:Delete", "not an object creation"],
+    );
+    assert_eq!(ignored.bucket.as_deref(), Some("photos"));
+    assert_eq!(ignored.key.as_deref(), Some("photos/a&b.jpg"));
+}
+
+#[test]
+fn ceph_samples_give_distinct_ids_per_object() {
+    let ids: Vec<String> = [
+        "ceph-put-special-key.json",
+        "ceph-copy.json",
+        "ceph-complete-multipart.json",
+    ]
+    .iter()
+    .map(|name| only_accepted(&sample(name)).id)
+    .collect();
+    assert_ne!(ids[0], ids[1]);
+    assert_ne!(ids[1], ids[2]);
+    assert_ne!(ids[0], ids[2]);
+}
+
 // --- EventBridge -------------------------------------------------------------
 
 #[test]
@@ -181,9 +289,10 @@ fn eventbridge_object_created_doc_sample_ignored_without_extension() {
 }
 
 #[test]
-fn eventbridge_object_created_image_sample_takes_key_as_is() {
+fn eventbridge_object_created_image_sample_decodes_form_encoded_key() {
     let event = only_accepted(&sample("eventbridge-object-created-image.json"));
-    // EventBridge keys are not form-encoded: the `+` stays a plus.
+    // S3 form-encodes EventBridge keys like its notification records:
+    // `+` is a space and `%2B` a plus.
     assert_eq!(event.data.key, "photos/2024/beach day+1.jpeg");
     assert_eq!(event.data.bucket, "amzn-s3-demo-bucket1");
     assert_eq!(event.data.size, Some(198_524));

@@ -10,9 +10,13 @@
 //!   CloudTrail itself writes it, the bucket and key under
 //!   `detail.requestParameters`.
 //!
-//! EventBridge keys are *not* encoded and are used as they are. Other
-//! `aws.s3` detail types ("Object Deleted", "Object Restore Completed", ...)
-//! are ignored; events from other sources are an unknown format.
+//! Keys: S3 writes `detail.object.key` of its own EventBridge events
+//! form-encoded, like its notification records (`+` for space, `%XX`), and
+//! an S3 record under `detail.s3` is such a record; CloudTrail's
+//! `requestParameters.key` is the key as the API call named it, verbatim.
+//! The evidence for each is in `docs/events.md`. Other `aws.s3` detail types
+//! ("Object Deleted", "Object Restore Completed", ...) are ignored; events
+//! from other sources are an unknown format.
 
 use super::{ignored, loose_str, object_fields, opt_time, KeyEncoding, Parsed, RawObject};
 use crate::canonical::SourceFormat;
@@ -59,10 +63,13 @@ pub(crate) fn parse(obj: &Obj<'_>) -> Result<Parsed, NormalizeError> {
         other => {
             let bucket = detail.opt_obj("bucket").ok().flatten();
             let object = detail.opt_obj("object").ok().flatten();
+            let key = loose_str(object.as_ref(), "key").map(|raw| {
+                crate::key::decode_form_key(raw).unwrap_or_else(|_| raw.to_owned())
+            });
             Ok(ignored(
                 format!("EventBridge {other:?} event is not an object creation"),
                 loose_str(bucket.as_ref(), "name"),
-                loose_str(object.as_ref(), "key"),
+                key.as_deref(),
             ))
         }
     }
@@ -79,7 +86,7 @@ fn event_time(obj: &Obj<'_>, detail: &Obj<'_>) -> Result<Option<String>, Normali
 /// `"detail-type": "Object Created"`.
 fn object_created(obj: &Obj<'_>, detail: &Obj<'_>) -> Result<Parsed, NormalizeError> {
     let bucket = detail.req_obj("bucket")?.req_str("name")?;
-    let object = object_fields(&detail.req_obj("object")?, KeyEncoding::AsIs)?;
+    let object = object_fields(&detail.req_obj("object")?, KeyEncoding::Form)?;
     Ok(Parsed::Object(Box::new(RawObject {
         format: SourceFormat::EventBridge,
         source: format!("aws:s3/{bucket}"),
@@ -98,13 +105,14 @@ fn object_created(obj: &Obj<'_>, detail: &Obj<'_>) -> Result<Parsed, NormalizeEr
 }
 
 /// A CloudTrail-shaped event carrying an S3 notification record in
-/// `detail.s3`. The detail may repeat `eventName`; the JSON reader keeps the
+/// `detail.s3`, whose key is form-encoded like every S3 notification
+/// record's. The detail may repeat `eventName`; the JSON reader keeps the
 /// last one.
 fn cloudtrail_s3_record(obj: &Obj<'_>, detail: &Obj<'_>) -> Result<Parsed, NormalizeError> {
     let event_name = detail.req_str("eventName")?;
     let s3 = detail.req_obj("s3")?;
     let bucket = s3.req_obj("bucket")?.req_str("name")?;
-    let object = object_fields(&s3.req_obj("object")?, KeyEncoding::AsIs)?;
+    let object = object_fields(&s3.req_obj("object")?, KeyEncoding::Form)?;
     if !is_create_call(event_name) {
         return Ok(ignored(
             format!("CloudTrail event {event_name:?} is not an object creation"),
@@ -130,8 +138,9 @@ fn cloudtrail_s3_record(obj: &Obj<'_>, detail: &Obj<'_>) -> Result<Parsed, Norma
 }
 
 /// A CloudTrail data event as CloudTrail writes it: bucket and key in
-/// `detail.requestParameters`, no size or etag; the version id comes from
-/// `responseElements.x-amz-version-id` when the bucket is versioned.
+/// `detail.requestParameters` (the key verbatim), no size or etag; the
+/// version id comes from `responseElements.x-amz-version-id` when the bucket
+/// is versioned.
 fn cloudtrail_call(obj: &Obj<'_>, detail: &Obj<'_>) -> Result<Parsed, NormalizeError> {
     let event_name = detail.req_str("eventName")?;
     let params = detail.opt_obj("requestParameters").ok().flatten();

@@ -10,7 +10,7 @@
 //! | shape                                   | module        |
 //! |-----------------------------------------|---------------|
 //! | JSON array                              | each element  |
-//! | object with `Records`                   | [`s3`] (S3, MinIO, gateway) |
+//! | object with `Records`                   | [`s3`] (S3, MinIO, Ceph RGW, gateway) |
 //! | object with `"Event": "s3:TestEvent"`   | [`s3`]        |
 //! | object with `detail-type`               | [`eventbridge`] |
 //! | object with `specversion`               | by CloudEvents `type`: [`gcs`], [`azure`], [`thumbflow`] |
@@ -76,8 +76,8 @@ pub(crate) fn ignored(
     })
 }
 
-/// The object fields shared by every S3-shaped `object` (S3, MinIO, gateway,
-/// EventBridge, CloudTrail `detail.s3`).
+/// The object fields shared by every S3-shaped `object` (S3, MinIO, Ceph,
+/// gateway, EventBridge, CloudTrail `detail.s3`).
 pub(crate) struct ObjectFields {
     pub(crate) key: String,
     pub(crate) size: Option<u64>,
@@ -88,17 +88,22 @@ pub(crate) struct ObjectFields {
     pub(crate) generated_marker: bool,
 }
 
-/// How an S3-shaped object's key is written.
+/// How an S3-shaped object's key is written: each producer's rule, with the
+/// evidence, is in `docs/events.md` ("Object keys, producer by producer").
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyEncoding {
-    /// Form-encoded (`+` for space, `%XX`): S3 notifications, MinIO, gateway.
+    /// Form-encoded (`+` for space, `%XX` for UTF-8 bytes): S3 notifications,
+    /// S3 to EventBridge "Object Created", MinIO, our gateway.
     Form,
-    /// Verbatim: EventBridge and CloudTrail.
+    /// Verbatim, every character as in the object's name: Ceph RGW
+    /// notifications and CloudTrail's `requestParameters`.
     AsIs,
 }
 
 /// Reads an S3-shaped `object`: `key`, `size`, `eTag`/`etag`,
-/// `versionId`/`version-id`, `sequencer`, `contentType`, `userMetadata`.
+/// `versionId`/`version-id`, `sequencer`, `contentType`, and the object
+/// metadata either as MinIO's `userMetadata` map or as Ceph RGW's `metadata`
+/// list of `{"key", "val"}` pairs.
 pub(crate) fn object_fields(
     object: &Obj<'_>,
     encoding: KeyEncoding,
@@ -116,7 +121,8 @@ pub(crate) fn object_fields(
         Some(version) => Some(version),
         None => object.opt_id("version-id")?,
     };
-    let metadata = object.string_map("userMetadata")?;
+    let mut metadata = object.string_map("userMetadata")?;
+    metadata.extend(object.key_val_list("metadata")?);
     let content_type = match object.opt_nonempty_str("contentType")? {
         Some(content_type) => Some(content_type.to_owned()),
         None => metadata
@@ -234,7 +240,7 @@ fn describe_keys(obj: &Obj<'_>) -> String {
         format!(" at {}", obj.path())
     };
     format!(
-        "an object{at} with keys [{listed}]; expected S3/MinIO `Records`, an EventBridge event, a CloudEvent or an Event Grid event"
+        "an object{at} with keys [{listed}]; expected S3/MinIO/Ceph `Records`, an EventBridge event, a CloudEvent or an Event Grid event"
     )
 }
 

@@ -1,11 +1,15 @@
-//! S3-shaped `Records` events: Amazon S3 notifications, MinIO bucket
-//! notifications and thumbflow's own gateway events.
+//! S3-shaped `Records` events: Amazon S3 notifications, MinIO and Ceph RADOS
+//! Gateway bucket notifications, and thumbflow's own gateway events.
 //!
-//! All three form-encode the key. They are told apart by each record's
-//! `eventSource`: `aws:s3`, `minio:s3`, `thumbflow:gateway`. MinIO prefixes
-//! event names with `s3:` (`s3:ObjectCreated:Put`) and adds `contentType`
-//! and `userMetadata` to the object; the top-level `EventName`/`Key` MinIO
-//! adds are ignored in favour of the records.
+//! They are told apart by each record's `eventSource`: `aws:s3`, `minio:s3`,
+//! `ceph:s3`, `thumbflow:gateway`. S3, MinIO and the gateway form-encode the
+//! key; Ceph RGW sends it raw. MinIO prefixes event names with `s3:`
+//! (`s3:ObjectCreated:Put`) and adds `contentType` and `userMetadata` to the
+//! object; the top-level `EventName`/`Key` MinIO adds are ignored in favour of
+//! the records. Ceph sends object metadata as a `metadata` list of
+//! `{"key", "val"}` pairs with lower-case names, `"versionId": ""` on
+//! unversioned buckets, no `contentType`, and extra fields (`eventId`,
+//! `opaqueData`, `tags`, bucket `id`) that are not needed and not read.
 
 use serde_json::Value;
 
@@ -14,6 +18,9 @@ use crate::canonical::SourceFormat;
 use crate::error::NormalizeError;
 use crate::gateway::GATEWAY_EVENT_SOURCE;
 use crate::json::{child_path, kind, Obj};
+
+/// `eventSource` of Ceph RADOS Gateway notification records.
+pub(crate) const CEPH_EVENT_SOURCE: &str = "ceph:s3";
 
 /// `Event` of the message S3 sends when a notification configuration is saved.
 pub(crate) const TEST_EVENT: &str = "s3:TestEvent";
@@ -75,13 +82,14 @@ pub(crate) fn parse_records(obj: &Obj<'_>) -> Result<Vec<Parsed>, NormalizeError
 /// Reads one record.
 fn parse_record(record: &Obj<'_>) -> Result<Parsed, NormalizeError> {
     let event_source = record.req_str("eventSource")?;
-    let (format, format_name, source_prefix) = match event_source {
-        "aws:s3" => (SourceFormat::S3, "s3", "aws:s3"),
-        "minio:s3" => (SourceFormat::Minio, "minio", "minio:s3"),
-        GATEWAY_EVENT_SOURCE => (SourceFormat::Gateway, "gateway", GATEWAY_EVENT_SOURCE),
+    let (format, format_name, encoding) = match event_source {
+        "aws:s3" => (SourceFormat::S3, "s3", KeyEncoding::Form),
+        "minio:s3" => (SourceFormat::Minio, "minio", KeyEncoding::Form),
+        CEPH_EVENT_SOURCE => (SourceFormat::Ceph, "ceph", KeyEncoding::AsIs),
+        GATEWAY_EVENT_SOURCE => (SourceFormat::Gateway, "gateway", KeyEncoding::Form),
         other => {
             return Err(NormalizeError::UnknownFormat(format!(
-                "an S3-style record at {} with eventSource {other:?}; supported: \"aws:s3\", \"minio:s3\", {GATEWAY_EVENT_SOURCE:?}",
+                "an S3-style record at {} with eventSource {other:?}; supported: \"aws:s3\", \"minio:s3\", {CEPH_EVENT_SOURCE:?}, {GATEWAY_EVENT_SOURCE:?}",
                 record.path()
             )))
         }
@@ -90,7 +98,7 @@ fn parse_record(record: &Obj<'_>) -> Result<Parsed, NormalizeError> {
     let event_name = record.req_str("eventName")?;
     let s3 = record.req_obj("s3")?;
     let bucket = s3.req_obj("bucket")?.req_str("name")?;
-    let object = object_fields(&s3.req_obj("object")?, KeyEncoding::Form)?;
+    let object = object_fields(&s3.req_obj("object")?, encoding)?;
     if !is_create_event(event_name) {
         return Ok(ignored(
             format!("event {event_name:?} is not an object creation"),
@@ -100,7 +108,7 @@ fn parse_record(record: &Obj<'_>) -> Result<Parsed, NormalizeError> {
     }
     Ok(Parsed::Object(Box::new(RawObject {
         format,
-        source: format!("{source_prefix}/{bucket}"),
+        source: format!("{event_source}/{bucket}"),
         bucket: bucket.to_owned(),
         key: object.key,
         size: object.size,
