@@ -47,11 +47,25 @@ pub enum BlobError {
         /// What does not match.
         reason: String,
     },
+    /// The object was replaced under a reader this many times in a row;
+    /// reading again later will succeed once writes pause.
+    #[error("object {bucket}/{key} was replaced {attempts} times while being read: read it again")]
+    Contended {
+        /// Bucket of the object.
+        bucket: String,
+        /// Key of the object.
+        key: String,
+        /// Versions the reader tried.
+        attempts: u32,
+    },
 }
 
 impl BlobError {
-    /// Whether retrying the same operation may succeed (only backend failures).
+    /// Whether retrying the same operation may succeed (backend failures and contention).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, BlobError::Backend { .. })
+        matches!(
+            self,
+            BlobError::Backend { .. } | BlobError::Contended { .. }
+        )
     }
 }

@@ -1,15 +1,16 @@
 //! Where things live in the key-value store.
 //!
 //! - manifest: `obj/{bucket}/{key}`
-//! - chunk i:  `chunk/{sha256}/{i}/{bucket}/{key}`
+//! - chunk i:  `chunk/{generation}/{i}/{bucket}/{key}` (version 1
+//!   manifests: `chunk/{sha256}/...`)
 //! - thumbnail of `key` by recipe `name`: `{prefix}{key}` for the default
 //!   recipe `thumb`, `{prefix}{name}/{key}` otherwise, with the output
 //!   format's extension appended when the key's own extension differs.
 //!
 //! Bucket names cannot contain `/`, and every variable-length part comes
 //! last, so no two (bucket, key) pairs share a store key however odd the key.
-//! Chunks are named by the content hash, so a new version's chunks never
-//! overwrite the chunks the current manifest points at.
+//! Chunks are named by the write that stored them ([`crate::Manifest::generation`]),
+//! so a new version's chunks never overwrite the chunks any manifest points at.
 
 use crate::BlobError;
 
@@ -56,9 +57,10 @@ pub fn manifest_key(bucket: &str, key: &str) -> String {
     format!("obj/{bucket}/{key}")
 }
 
-/// Store key of chunk `index` of the object version whose content hash is `sha256`.
-pub fn chunk_key(sha256: &str, index: u32, bucket: &str, key: &str) -> String {
-    format!("chunk/{sha256}/{index}/{bucket}/{key}")
+/// Store key of chunk `index` of the object version whose chunks live in
+/// `namespace` ([`crate::Manifest::chunk_namespace`]).
+pub fn chunk_key(namespace: &str, index: u32, bucket: &str, key: &str) -> String {
+    format!("chunk/{namespace}/{index}/{bucket}/{key}")
 }
 
 /// Object key of the thumbnail of `key` made by `recipe`, written as `extension`.

@@ -5,7 +5,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Layout version written by this crate; readers reject versions they do not know.
-pub const MANIFEST_VERSION: u32 = 1;
+///
+/// Version 2 names chunks by a per-write [`Manifest::generation`]; version 1
+/// named them by the content hash, and is still read.
+pub const MANIFEST_VERSION: u32 = 2;
+
+/// Oldest layout version still read (its chunks are named by the content hash).
+pub const OLDEST_MANIFEST_VERSION: u32 = 1;
 
 /// Everything needed to reassemble and verify an object, and to serve it.
 ///
@@ -28,9 +34,26 @@ pub struct Manifest {
     /// User metadata (e.g. [`crate::GENERATED_MARKER`], recipe name and version).
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Unique name of the write that stored this version, the namespace of
+    /// its chunks: no other write ever sets or deletes them, so a reader
+    /// holding this manifest finds its chunks intact or gone, never
+    /// replaced. Empty in version 1 manifests, whose chunks are named by
+    /// [`sha256`](Self::sha256).
+    #[serde(default)]
+    pub generation: String,
 }
 
 impl Manifest {
+    /// The namespace of this version's chunks: [`generation`](Self::generation),
+    /// or the content hash for version 1 manifests.
+    pub fn chunk_namespace(&self) -> &str {
+        if self.generation.is_empty() {
+            &self.sha256
+        } else {
+            &self.generation
+        }
+    }
+
     /// Quoted strong ETag derived from the content hash, for HTTP responses and events.
     pub fn etag(&self) -> String {
         let short = self.sha256.get(..32).unwrap_or(&self.sha256);

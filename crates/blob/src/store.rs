@@ -1,13 +1,53 @@
 //! The put/get/head/delete protocol over any key-value backend.
+//!
+//! # Overwrites and concurrent readers
+//!
+//! A key-value store offers no transaction spanning the manifest and the
+//! chunks, so a reader may hold a manifest that a writer is replacing. The
+//! protocol keeps such a reader correct with two rules:
+//!
+//! - **Chunks are immutable and private to one write.** Each `put` names
+//!   its chunks by a fresh [`Manifest::generation`] (content hash, clock,
+//!   process counter and per-process random bits, hashed), writes them, then
+//!   the manifest (the commit point), then deletes the chunks of the
+//!   manifest it replaced. No write ever overwrites chunks another manifest
+//!   points at, and chunks are deleted only once their manifest is no
+//!   longer current.
+//! - **A reader that finds a chunk gone re-reads the manifest.** A missing
+//!   chunk then means exactly one of two things: the version was replaced
+//!   or deleted while being read (the manifest changed: read the new
+//!   version, or answer "no such object"), or the data is damaged (the
+//!   manifest is unchanged: [`BlobError::Corrupt`]). Each retry follows a
+//!   completed write, so a reader only gives up, after [`READ_ATTEMPTS`]
+//!   versions in a row were replaced under it, with the retryable
+//!   [`BlobError::Contended`].
+//!
+//! So a reader of an object being overwritten gets the old bytes or the new
+//! ones, never a mix and never `Corrupt`. Deferred deletion (a grace period
+//! before old chunks go) would need a list of pending deletions updated by
+//! read-modify-write, which Spin's key-value interface cannot do safely;
+//! retrying the read needs nothing beyond get/set/delete.
+//!
+//! Two writers of one key racing may leave the loser's chunks unreferenced
+//! (each deletes only the version it saw before writing): garbage, never
+//! corruption.
 
-use std::cell::RefCell;
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
 use crate::layout::{chunk_key, manifest_key, validate_location};
-use crate::manifest::{Manifest, MANIFEST_VERSION};
+use crate::manifest::{Manifest, MANIFEST_VERSION, OLDEST_MANIFEST_VERSION};
 use crate::{BlobError, CHUNK_SIZE};
+
+/// How many versions in a row a reader follows when each is replaced while
+/// it reads, before answering [`BlobError::Contended`].
+pub const READ_ATTEMPTS: u32 = 8;
 
 /// The three operations the blob layout needs from a key-value store.
 ///
@@ -22,47 +62,76 @@ pub trait KvBackend {
     fn delete(&self, key: &str) -> Result<(), String>;
 }
 
+/// A shared reference is a backend too, so several stores (or a store and a
+/// test) can use one backend at once.
+impl<T: KvBackend + ?Sized> KvBackend for &T {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        (**self).get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        (**self).set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), String> {
+        (**self).delete(key)
+    }
+}
+
 /// In-memory [`KvBackend`], for tests and tools that need no persistence.
+///
+/// Thread-safe, so tests can read and write one store from several threads.
 #[derive(Debug, Default)]
 pub struct MemoryKv {
-    values: RefCell<HashMap<String, Vec<u8>>>,
+    values: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 impl MemoryKv {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Vec<u8>>) -> T) -> Result<T, String> {
+        let mut values = self
+            .values
+            .lock()
+            .map_err(|_| "in-memory store poisoned by a panic".to_owned())?;
+        Ok(f(&mut values))
+    }
+
     /// Number of values held (to check that nothing leaks).
     pub fn len(&self) -> usize {
-        self.values.borrow().len()
+        self.with(|v| v.len()).unwrap_or(0)
     }
 
     /// Whether the store holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.values.borrow().is_empty()
+        self.len() == 0
     }
 
     /// Largest value held, in bytes (to check the chunk limit holds).
     pub fn largest_value(&self) -> usize {
-        self.values
-            .borrow()
-            .values()
-            .map(Vec::len)
-            .max()
+        self.with(|v| v.values().map(Vec::len).max().unwrap_or(0))
             .unwrap_or(0)
+    }
+
+    /// Every key held, sorted (to check what a layout wrote).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys = self
+            .with(|v| v.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        keys.sort();
+        keys
     }
 }
 
 impl KvBackend for MemoryKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.values.borrow().get(key).cloned())
+        self.with(|v| v.get(key).cloned())
     }
     fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.values
-            .borrow_mut()
-            .insert(key.to_owned(), value.to_vec());
-        Ok(())
+        self.with(|v| {
+            v.insert(key.to_owned(), value.to_vec());
+        })
     }
     fn delete(&self, key: &str) -> Result<(), String> {
-        self.values.borrow_mut().remove(key);
-        Ok(())
+        self.with(|v| {
+            v.remove(key);
+        })
     }
 }
 
@@ -96,8 +165,10 @@ impl<B: KvBackend> BlobStore<B> {
 
     /// Store `bytes` at (bucket, key), replacing any previous version.
     ///
-    /// Chunks go first and the manifest last, so readers never see a
-    /// half-written object; the replaced version's chunks are removed after.
+    /// Chunks go first, under a fresh generation, and the manifest last, so
+    /// readers never see a half-written object; the replaced version's
+    /// chunks are removed after (see the module docs for why that is safe
+    /// for a reader of the old version).
     pub fn put(
         &self,
         bucket: &str,
@@ -115,6 +186,7 @@ impl<B: KvBackend> BlobStore<B> {
             });
         }
         let sha256 = hex(&Sha256::digest(bytes));
+        let generation = new_generation(&sha256);
         let previous = self.head(bucket, key)?;
         let mut chunks = 0u32;
         for (index, chunk) in bytes.chunks(self.chunk_size).enumerate() {
@@ -122,7 +194,7 @@ impl<B: KvBackend> BlobStore<B> {
                 size,
                 max: self.max_object_bytes,
             })?;
-            let ck = chunk_key(&sha256, index, bucket, key);
+            let ck = chunk_key(&generation, index, bucket, key);
             self.backend.set(&ck, chunk).map_err(|m| backend(&ck, m))?;
             chunks = index + 1;
         }
@@ -134,13 +206,16 @@ impl<B: KvBackend> BlobStore<B> {
             chunk_size: u32::try_from(self.chunk_size).unwrap_or(u32::MAX),
             chunks,
             metadata,
+            generation,
         };
         let mk = manifest_key(bucket, key);
         let encoded = serde_json::to_vec(&manifest).map_err(|e| backend(&mk, e.to_string()))?;
         self.backend
             .set(&mk, &encoded)
             .map_err(|m| backend(&mk, m))?;
-        if let Some(old) = previous.filter(|old| old.sha256 != manifest.sha256) {
+        if let Some(old) =
+            previous.filter(|old| old.chunk_namespace() != manifest.chunk_namespace())
+        {
             self.delete_chunks(bucket, key, &old)?;
         }
         Ok(manifest)
@@ -155,7 +230,7 @@ impl<B: KvBackend> BlobStore<B> {
         };
         let manifest: Manifest = serde_json::from_slice(&raw)
             .map_err(|e| corrupt(bucket, key, format!("unreadable manifest: {e}")))?;
-        if manifest.version != MANIFEST_VERSION {
+        if !(OLDEST_MANIFEST_VERSION..=MANIFEST_VERSION).contains(&manifest.version) {
             return Err(corrupt(
                 bucket,
                 key,
@@ -166,20 +241,55 @@ impl<B: KvBackend> BlobStore<B> {
     }
 
     /// The object's manifest and bytes, verified against size and sha256.
+    ///
+    /// When the object is replaced while it is read, answers the version
+    /// current once a read completes; when it is deleted meanwhile, `None`.
     pub fn get(&self, bucket: &str, key: &str) -> Result<Option<(Manifest, Vec<u8>)>, BlobError> {
-        let Some(manifest) = self.head(bucket, key)? else {
+        let Some(mut manifest) = self.head(bucket, key)? else {
             return Ok(None);
         };
+        let mut attempts = 1;
+        loop {
+            let missing = match self.read_chunks(bucket, key, &manifest)? {
+                Ok(bytes) => return Ok(Some((manifest, bytes))),
+                Err(missing) => missing,
+            };
+            // A chunk is gone: either this version was replaced or deleted
+            // while we read it, or the data is damaged.
+            let Some(current) = self.head(bucket, key)? else {
+                return Ok(None);
+            };
+            if current.chunk_namespace() == manifest.chunk_namespace() {
+                return Err(corrupt(bucket, key, format!("chunk {missing} is missing")));
+            }
+            if attempts >= READ_ATTEMPTS {
+                return Err(BlobError::Contended {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    attempts,
+                });
+            }
+            attempts += 1;
+            manifest = current;
+        }
+    }
+
+    /// The bytes `manifest` describes, verified; `Ok(Err(index))` when chunk
+    /// `index` is absent.
+    fn read_chunks(
+        &self,
+        bucket: &str,
+        key: &str,
+        manifest: &Manifest,
+    ) -> Result<Result<Vec<u8>, u32>, BlobError> {
         let capacity = usize::try_from(manifest.size).unwrap_or(0);
         let mut bytes = Vec::with_capacity(capacity.min(256 * 1024 * 1024));
         for index in 0..manifest.chunks {
-            let ck = chunk_key(&manifest.sha256, index, bucket, key);
-            let chunk = self
-                .backend
-                .get(&ck)
-                .map_err(|m| backend(&ck, m))?
-                .ok_or_else(|| corrupt(bucket, key, format!("chunk {index} is missing")))?;
-            bytes.extend_from_slice(&chunk);
+            let ck = chunk_key(manifest.chunk_namespace(), index, bucket, key);
+            match self.backend.get(&ck).map_err(|m| backend(&ck, m))? {
+                Some(chunk) => bytes.extend_from_slice(&chunk),
+                None => return Ok(Err(index)),
+            }
         }
         if bytes.len() as u64 != manifest.size {
             return Err(corrupt(
@@ -195,7 +305,7 @@ impl<B: KvBackend> BlobStore<B> {
         if hex(&Sha256::digest(&bytes)) != manifest.sha256 {
             return Err(corrupt(bucket, key, "sha256 mismatch".to_owned()));
         }
-        Ok(Some((manifest, bytes)))
+        Ok(Ok(bytes))
     }
 
     /// Remove (bucket, key); returns whether it existed.
@@ -211,11 +321,30 @@ impl<B: KvBackend> BlobStore<B> {
 
     fn delete_chunks(&self, bucket: &str, key: &str, manifest: &Manifest) -> Result<(), BlobError> {
         for index in 0..manifest.chunks {
-            let ck = chunk_key(&manifest.sha256, index, bucket, key);
+            let ck = chunk_key(manifest.chunk_namespace(), index, bucket, key);
             self.backend.delete(&ck).map_err(|m| backend(&ck, m))?;
         }
         Ok(())
     }
+}
+
+/// A name no other write uses: the content hash, the clock, a process-wide
+/// counter and random bits (std seeds each `RandomState` from the OS or
+/// WASI random source), hashed to 32 hex digits.
+fn new_generation(sha256: &str) -> String {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let count = WRITES.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let random = RandomState::new().hash_one(count);
+    let mut hasher = Sha256::new();
+    hasher.update(sha256.as_bytes());
+    hasher.update(count.to_le_bytes());
+    hasher.update(nanos.to_le_bytes());
+    hasher.update(random.to_le_bytes());
+    hex(&hasher.finalize()[..16])
 }
 
 fn backend(key: &str, message: String) -> BlobError {
@@ -337,13 +466,13 @@ mod tests {
             .put("b", "k", &pattern(10), "image/jpeg", BTreeMap::new())
             .unwrap();
         s.backend()
-            .set(&chunk_key(&m.sha256, 1, "b", "k"), b"XXXX")
+            .set(&chunk_key(m.chunk_namespace(), 1, "b", "k"), b"XXXX")
             .unwrap();
         let err = s.get("b", "k").unwrap_err();
         assert!(matches!(err, BlobError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("sha256"), "{err}");
         s.backend()
-            .delete(&chunk_key(&m.sha256, 2, "b", "k"))
+            .delete(&chunk_key(m.chunk_namespace(), 2, "b", "k"))
             .unwrap();
         assert!(s
             .get("b", "k")
@@ -369,5 +498,201 @@ mod tests {
         s.put("b", "t", &pattern(3), "image/jpeg", meta.clone())
             .unwrap();
         assert_eq!(s.head("b", "t").unwrap().unwrap().metadata, meta);
+    }
+
+    /// A backend that runs `hook` before each chunk read of the object it
+    /// serves, so a test can overwrite or delete the object at exactly that
+    /// point of a read.
+    struct Interleaved<'a> {
+        inner: &'a MemoryKv,
+        chunk_reads: std::cell::Cell<u32>,
+        hook: Box<dyn Fn(u32) + 'a>,
+    }
+
+    impl KvBackend for Interleaved<'_> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+            if key.starts_with("chunk/") {
+                let n = self.chunk_reads.get();
+                self.chunk_reads.set(n + 1);
+                (self.hook)(n);
+            }
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), String> {
+            self.inner.delete(key)
+        }
+    }
+
+    #[test]
+    fn blob_read_during_overwrite_gets_old_or_new_bytes_at_every_step() {
+        let (old, new) = (
+            pattern(10),
+            pattern(13).into_iter().rev().collect::<Vec<_>>(),
+        );
+        // Overwrite before the reader's n-th chunk read, for every n a read has.
+        for at in 0..3 {
+            let kv = MemoryKv::default();
+            let writer = BlobStore::with_chunk_size(&kv, 4, 1 << 20);
+            writer
+                .put("b", "k", &old, "image/jpeg", BTreeMap::new())
+                .unwrap();
+            let reader = BlobStore::with_chunk_size(
+                Interleaved {
+                    inner: &kv,
+                    chunk_reads: Default::default(),
+                    hook: Box::new(|n| {
+                        if n == at {
+                            writer
+                                .put("b", "k", &new, "image/jpeg", BTreeMap::new())
+                                .unwrap();
+                        }
+                    }),
+                },
+                4,
+                1 << 20,
+            );
+            let (manifest, bytes) = reader.get("b", "k").unwrap().unwrap();
+            assert_eq!(
+                bytes, new,
+                "overwrite before chunk read {at}: the new version"
+            );
+            assert_eq!(manifest.size, 13);
+            // The old version's chunks are gone: nothing leaks.
+            assert_eq!(kv.len(), 1 + 4, "manifest + the new version's 4 chunks");
+        }
+    }
+
+    #[test]
+    fn blob_read_follows_several_overwrites_then_gives_up_retryably() {
+        let kv = MemoryKv::default();
+        let writer = BlobStore::with_chunk_size(&kv, 4, 1 << 20);
+        writer
+            .put("b", "k", &pattern(8), "image/jpeg", BTreeMap::new())
+            .unwrap();
+        let overwrites = &std::cell::Cell::new(0u32);
+        let writer = &writer;
+        let reader = |limit: u32| {
+            BlobStore::with_chunk_size(
+                Interleaved {
+                    inner: &kv,
+                    chunk_reads: Default::default(),
+                    hook: Box::new(move |_| {
+                        // Replace the object before each chunk read, `limit` times.
+                        if overwrites.get() < limit {
+                            overwrites.set(overwrites.get() + 1);
+                            let len = 8 + overwrites.get() as usize;
+                            writer
+                                .put("b", "k", &pattern(len), "image/jpeg", BTreeMap::new())
+                                .unwrap();
+                        }
+                    }),
+                },
+                4,
+                1 << 20,
+            )
+        };
+        let got = reader(READ_ATTEMPTS - 1).get("b", "k").unwrap().unwrap().1;
+        assert_eq!(
+            got,
+            pattern(8 + READ_ATTEMPTS as usize - 1),
+            "the last version written"
+        );
+        overwrites.set(0);
+        let err = reader(u32::MAX).get("b", "k").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BlobError::Contended {
+                    attempts: READ_ATTEMPTS,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.is_retryable(), "{err}");
+    }
+
+    #[test]
+    fn blob_read_during_delete_is_none_not_corrupt() {
+        let kv = MemoryKv::default();
+        let writer = BlobStore::with_chunk_size(&kv, 4, 1 << 20);
+        writer
+            .put("b", "k", &pattern(10), "image/jpeg", BTreeMap::new())
+            .unwrap();
+        let reader = BlobStore::with_chunk_size(
+            Interleaved {
+                inner: &kv,
+                chunk_reads: Default::default(),
+                hook: Box::new(|n| {
+                    if n == 1 {
+                        writer.delete("b", "k").unwrap();
+                    }
+                }),
+            },
+            4,
+            1 << 20,
+        );
+        assert!(reader.get("b", "k").unwrap().is_none());
+    }
+
+    #[test]
+    fn blob_concurrent_readers_during_overwrites_never_error() {
+        let kv = MemoryKv::default();
+        let versions = [pattern(4096), pattern(3000).into_iter().rev().collect()];
+        let store = BlobStore::with_chunk_size(&kv, 64, 1 << 20);
+        store
+            .put("b", "k", &versions[0], "image/png", BTreeMap::new())
+            .unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let reads = std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut reads = 0u32;
+                        while !done.load(Ordering::Relaxed) || reads == 0 {
+                            let (_, bytes) = store.get("b", "k").unwrap().unwrap();
+                            assert!(versions.contains(&bytes), "a mix of versions was read");
+                            reads += 1;
+                        }
+                        reads
+                    })
+                })
+                .collect();
+            for i in 0..300 {
+                store
+                    .put("b", "k", &versions[i % 2], "image/png", BTreeMap::new())
+                    .unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+            readers.into_iter().map(|r| r.join().unwrap()).sum::<u32>()
+        });
+        assert!(reads >= 3);
+        // 1 manifest + the last version's 64-byte chunks (3000 bytes: 47 chunks).
+        assert_eq!(kv.len(), 1 + 47, "no chunks leaked by the overwrites");
+    }
+
+    #[test]
+    fn blob_reads_version_1_manifests_with_hash_named_chunks() {
+        let kv = MemoryKv::default();
+        let data = pattern(10);
+        let sha = hex(&Sha256::digest(&data));
+        for (i, chunk) in data.chunks(4).enumerate() {
+            kv.set(&chunk_key(&sha, i as u32, "b", "k"), chunk).unwrap();
+        }
+        let v1 = serde_json::json!({
+            "version": 1, "size": 10, "content_type": "image/jpeg", "sha256": sha,
+            "chunk_size": 4, "chunks": 3, "metadata": {}
+        });
+        kv.set(&manifest_key("b", "k"), v1.to_string().as_bytes())
+            .unwrap();
+        let s = BlobStore::with_chunk_size(&kv, 4, 1 << 20);
+        assert_eq!(s.get("b", "k").unwrap().unwrap().1, data);
+        // Overwriting a version 1 object removes its hash-named chunks.
+        s.put("b", "k", &pattern(3), "image/jpeg", BTreeMap::new())
+            .unwrap();
+        assert_eq!(kv.len(), 2, "manifest + 1 chunk: {:?}", kv.keys());
     }
 }
