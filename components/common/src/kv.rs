@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use spin_sdk::key_value::Store;
-use thumbflow_blob::{BlobStore, KvBackend};
-use thumbflow_events::{status_key, ObjectStatus, StageStatus};
+use thumbflow_blob::{status, BlobStore, KvBackend};
+use thumbflow_events::{ObjectStatus, StageRecord, StageStatus};
 
 /// Name of the key-value store every component opens (Spin's default store).
 pub const STORE: &str = "default";
@@ -37,71 +37,38 @@ pub fn blob_store(max_object_bytes: u64) -> anyhow::Result<BlobStore<SpinKv>> {
     Ok(BlobStore::new(SpinKv::open()?, max_object_bytes))
 }
 
-/// Read the status record of (bucket, key), or `None`.
+/// Read the status record of (bucket, key), merged from every stage's entry, or `None`.
 pub fn read_status(kv: &SpinKv, bucket: &str, key: &str) -> anyhow::Result<Option<ObjectStatus>> {
-    let skey = status_key(bucket, key);
-    let raw = kv
-        .get(&skey)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("reading status record {skey:?}"))?;
-    raw.map(|bytes| {
-        ObjectStatus::from_json(&bytes).with_context(|| format!("parsing status record {skey:?}"))
-    })
-    .transpose()
+    status::read_status(kv, bucket, key)
+        .with_context(|| format!("reading the status of {bucket}/{key}"))
 }
 
-/// Record what `stage` did for (bucket, key), letting `edit` change other fields too.
+/// Record what `stage` did for (bucket, key), letting `edit` set the fields
+/// that stage owns (thumbnails, trace id).
 ///
-/// A read-modify-write: stages of one object run one after another, so
-/// they do not race on the same record.
+/// Writes only the stage's own entry, so stages running at once cannot
+/// lose each other's results.
 pub fn record_stage(
     kv: &SpinKv,
     bucket: &str,
     key: &str,
     stage: &str,
     status: StageStatus,
-    edit: impl FnOnce(&mut ObjectStatus),
+    edit: impl FnOnce(&mut StageRecord),
 ) -> anyhow::Result<()> {
-    let mut record =
-        read_status(kv, bucket, key)?.unwrap_or_else(|| ObjectStatus::new(bucket, key));
-    record.record(stage, status);
-    edit(&mut record);
-    let skey = status_key(bucket, key);
-    kv.set(&skey, record.to_json().as_bytes())
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("writing status record {skey:?}"))
+    let mut entry = StageRecord::new(status);
+    edit(&mut entry);
+    status::record_stage(kv, bucket, key, stage, entry)
+        .with_context(|| format!("recording stage {stage} of {bucket}/{key}"))
 }
 
-/// Store key of the list of recently rejected raw events (they name no object).
-pub const REJECTS_KEY: &str = "status/_rejected";
-/// How many rejected events are kept.
-const REJECTS_KEPT: usize = 50;
-
-/// Remember a rejected raw event (newest first, bounded), so `GET /status`
-/// shows what was wrong with events that name no object to hang a status on.
+/// Remember a rejected raw event, so `GET /status` shows what was wrong
+/// with events that name no object to hang a status on.
 pub fn record_reject(kv: &SpinKv, at: &str, error: &str, raw: &[u8]) -> anyhow::Result<()> {
-    let mut list = read_rejects(kv)?;
-    let preview: String = String::from_utf8_lossy(&raw[..raw.len().min(200)]).into_owned();
-    list.insert(
-        0,
-        serde_json::json!({ "at": at, "error": error, "bytes": raw.len(), "preview": preview }),
-    );
-    list.truncate(REJECTS_KEPT);
-    kv.set(
-        REJECTS_KEY,
-        serde_json::Value::Array(list).to_string().as_bytes(),
-    )
-    .map_err(anyhow::Error::msg)
-    .context("writing the rejected-events list")
+    status::record_reject(kv, at, error, raw).context("recording a rejected raw event")
 }
 
-/// The recently rejected raw events, newest first.
+/// The kept rejected raw events, newest first.
 pub fn read_rejects(kv: &SpinKv) -> anyhow::Result<Vec<serde_json::Value>> {
-    let raw = kv
-        .get(REJECTS_KEY)
-        .map_err(anyhow::Error::msg)
-        .context("reading the rejected-events list")?;
-    Ok(raw
-        .and_then(|bytes| serde_json::from_slice::<Vec<serde_json::Value>>(&bytes).ok())
-        .unwrap_or_default())
+    status::read_rejects(kv).context("reading the rejected raw events")
 }

@@ -103,9 +103,7 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
         _ => None,
     };
     kv::record_stage(&kv_store, &bucket, &key, STAGE, status, |record| {
-        if let Some(thumbnails) = thumbnails {
-            record.thumbnails = thumbnails;
-        }
+        record.thumbnails = thumbnails;
     })?;
     match outcome {
         Err(failure) => {

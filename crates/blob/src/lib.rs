@@ -11,6 +11,8 @@
 //! - [`layout`]: the key names (manifest, chunks, thumbnails) and their validation;
 //! - [`manifest`]: the manifest record;
 //! - [`generated`]: the metadata marking thumbnails as generated (both stores);
+//! - [`status`]: per-stage status entries and rejected events, written without
+//!   read-modify-write of a shared entry;
 //! - [`store`]: [`BlobStore`], the put/get/head/delete protocol over a [`KvBackend`];
 //! - [`error`]: the error type, [`BlobError`].
 #![deny(missing_docs)]
@@ -19,6 +21,7 @@ pub mod error;
 pub mod generated;
 pub mod layout;
 pub mod manifest;
+pub mod status;
 pub mod store;
 
 pub use error::BlobError;

@@ -22,7 +22,10 @@
 //! * [`auth`]: the gateway's API token check (header or `?token=`, constant time);
 //! * [`cloudevents_binary`]: CloudEvents HTTP binary mode to structured JSON;
 //! * [`thumbnail_created`]: the event the thumbnailer publishes when done;
-//! * [`status`]: the per-object status record behind `GET /status/...`;
+//! * [`status`]: the per-object status record behind `GET /status/...`, kept
+//!   as one entry per stage and merged on read;
+//! * [`upload`]: what the gateway accepts: key rules, the thumbnail prefix
+//!   guard, the image type sniffed from the bytes;
 //! * [`error`]: [`NormalizeError`], every variant a reject.
 //!
 //! `docs/events.md` describes the wire formats with examples.
@@ -41,6 +44,7 @@ pub mod key;
 pub mod normalize;
 pub mod status;
 pub mod thumbnail_created;
+pub mod upload;
 
 pub use auth::{check_api_token, AuthError};
 pub use canonical::{
@@ -52,8 +56,14 @@ pub use cloudevents_binary::structured_from_binary;
 pub use error::NormalizeError;
 pub use gateway::{gateway_put_event, GATEWAY_EVENT_SOURCE};
 pub use normalize::{normalize, Ignored, NormalizeOptions, Outcome};
-pub use status::{status_key, ObjectStatus, StageState, StageStatus};
+pub use status::{
+    split_stage_status_key, stage_status_key, status_key, ObjectStatus, StageRecord, StageState,
+    StageStatus, STAGES,
+};
 pub use thumbnail_created::{
     parse_thumbnail_created, thumbnail_created_envelope, ThumbnailCreated, ThumbnailInfo,
     THUMBNAIL_CREATED_SCHEMA,
+};
+pub use upload::{
+    check_object_key, check_upload_target, sniff_image, upload_content_type, UploadError,
 };

@@ -5,6 +5,7 @@
 //! real `.wasm` files on our host, in-process.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
+use std::collections::BTreeSet;
 use std::net::TcpListener as StdListener;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ use thumbflow::app::{App, AppOptions, Entry};
 use thumbflow::limits::{InstancePool, TriggerLimits};
 use thumbflow::spin::kv::KvDatabase;
 use thumbflow::{InvocationLimits, Runtime};
+use thumbflow_blob::status::read_status;
+use thumbflow_blob::{KvBackend, MemoryKv};
+use thumbflow_events::split_stage_status_key;
 
 // Test support. Kept in this file so it builds on its own; the launcher
 // that can restart Redis and the host that can shut down gracefully are
@@ -295,15 +299,24 @@ async fn wait_subscribed(url: &str, channels: &[String]) {
     }
 }
 
-/// The status records in the key-value database, by object key (bucket aside).
+/// The status records in the key-value database, one per object, merged
+/// from the per-stage entries as `GET /status/...` merges them.
 fn statuses(kv_path: &Path) -> Vec<serde_json::Value> {
     let db = KvDatabase::open(kv_path).unwrap();
-    db.keys("default")
-        .unwrap()
-        .into_iter()
-        .filter(|k| k.starts_with("status/") && k != "status/_rejected")
-        .filter_map(|k| db.get("default", &k).unwrap())
-        .map(|raw| serde_json::from_slice(&raw).unwrap())
+    let entries = MemoryKv::default();
+    let mut objects = BTreeSet::new();
+    for k in db.keys("default").unwrap() {
+        if let Some((bucket, _, key)) = split_stage_status_key(&k) {
+            objects.insert((bucket.to_owned(), key.to_owned()));
+            if let Some(raw) = db.get("default", &k).unwrap() {
+                entries.set(&k, &raw).unwrap();
+            }
+        }
+    }
+    objects
+        .iter()
+        .filter_map(|(bucket, key)| read_status(&entries, bucket, key).unwrap())
+        .map(|record| serde_json::from_str(&record.to_json()).unwrap())
         .collect()
 }
 
