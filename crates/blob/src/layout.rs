@@ -3,9 +3,8 @@
 //! - manifest: `obj/{bucket}/{key}`
 //! - chunk i:  `chunk/{generation}/{i}/{bucket}/{key}` (version 1
 //!   manifests: `chunk/{sha256}/...`)
-//! - thumbnail of `key` by recipe `name`: `{prefix}{key}` for the default
-//!   recipe `thumb`, `{prefix}{name}/{key}` otherwise, with the output
-//!   format's extension appended when the key's own extension differs.
+//! - thumbnail of `key` by recipe `name` written as extension `ext`:
+//!   `{prefix}{name}/{key}.{ext}` for every recipe, the default `thumb` too.
 //!
 //! Bucket names cannot contain `/`, and every variable-length part comes
 //! last, so no two (bucket, key) pairs share a store key however odd the key.
@@ -18,7 +17,7 @@ use crate::BlobError;
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Longest bucket name accepted, in bytes (S3 and Azure allow 63; some stores more).
 pub const MAX_BUCKET_BYTES: usize = 255;
-/// Name of the default recipe, whose thumbnails sit directly under the prefix.
+/// Name of the default recipe (its thumbnails sit under `{prefix}thumb/` like any recipe's).
 pub const DEFAULT_RECIPE: &str = "thumb";
 
 /// Check that a (bucket, key) pair can be stored, with a typed reason if not.
@@ -63,32 +62,18 @@ pub fn chunk_key(namespace: &str, index: u32, bucket: &str, key: &str) -> String
     format!("chunk/{namespace}/{index}/{bucket}/{key}")
 }
 
-/// Object key of the thumbnail of `key` made by `recipe`, written as `extension`.
+/// Object key of the thumbnail of `key` made by `recipe`, written as `extension`:
+/// always `{prefix}{recipe}/{key}.{extension}`.
 ///
 /// `thumbnail_key("thumbnails/", "thumb", "photos/x.jpg", "jpg")` is
-/// `thumbnails/photos/x.jpg`, the classic Lambda layout;
-/// `thumbnail_key("thumbnails/", "small", "photos/x.jpg", "webp")` is
-/// `thumbnails/small/photos/x.jpg.webp`.
+/// `thumbnails/thumb/photos/x.jpg.jpg`. Recipe names hold no `/` and each
+/// recipe writes one format, so two different (recipe, key) pairs never get
+/// the same thumbnail key: neither the default recipe's thumbnail of
+/// `small/a.jpg` and recipe `small`'s of `a.jpg`, nor the thumbnails of
+/// `a` and `a.jpg`, as they did when the default recipe sat directly under
+/// the prefix and a matching extension was not repeated.
 pub fn thumbnail_key(prefix: &str, recipe: &str, key: &str, extension: &str) -> String {
-    let dir = if recipe == DEFAULT_RECIPE {
-        String::new()
-    } else {
-        format!("{recipe}/")
-    };
-    let own_ext = key
-        .rsplit_once('.')
-        .filter(|(_, ext)| !ext.contains('/'))
-        .map(|(_, ext)| ext.to_ascii_lowercase());
-    let same_family = match (own_ext.as_deref(), extension) {
-        (Some("jpg" | "jpeg" | "jpe"), "jpg" | "jpeg") => true,
-        (Some(own), wanted) => own == wanted,
-        (None, _) => false,
-    };
-    if same_family {
-        format!("{prefix}{dir}{key}")
-    } else {
-        format!("{prefix}{dir}{key}.{extension}")
-    }
+    format!("{prefix}{recipe}/{key}.{extension}")
 }
 
 #[cfg(test)]
@@ -96,30 +81,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thumbnail_key_default_recipe_mirrors_lambda_layout() {
+    fn thumbnail_key_is_recipe_then_key_then_extension() {
         assert_eq!(
             thumbnail_key("thumbnails/", "thumb", "photos/x.jpg", "jpg"),
-            "thumbnails/photos/x.jpg"
+            "thumbnails/thumb/photos/x.jpg.jpg"
         );
-        assert_eq!(
-            thumbnail_key("thumbnails/", "thumb", "a/b.JPEG", "jpg"),
-            "thumbnails/a/b.JPEG"
-        );
-    }
-
-    #[test]
-    fn thumbnail_key_other_format_gets_its_extension() {
         assert_eq!(
             thumbnail_key("thumbnails/", "small", "photos/x.jpg", "webp"),
             "thumbnails/small/photos/x.jpg.webp"
         );
         assert_eq!(
-            thumbnail_key("thumbnails/", "thumb", "scan.png", "jpg"),
-            "thumbnails/scan.png.jpg"
-        );
-        assert_eq!(
             thumbnail_key("t/", "thumb", "dir.v2/noext", "jpg"),
-            "t/dir.v2/noext.jpg"
+            "t/thumb/dir.v2/noext.jpg"
+        );
+    }
+
+    #[test]
+    fn thumbnail_key_former_collisions_differ() {
+        // The default recipe's thumbnail of `small/a.jpg` vs recipe `small`'s of `a.jpg`.
+        assert_ne!(
+            thumbnail_key("thumbnails/", DEFAULT_RECIPE, "small/a.jpg", "jpg"),
+            thumbnail_key("thumbnails/", "small", "a.jpg", "jpg")
+        );
+        // A key without the output extension vs the same key with it.
+        assert_ne!(
+            thumbnail_key("thumbnails/", DEFAULT_RECIPE, "a", "jpg"),
+            thumbnail_key("thumbnails/", DEFAULT_RECIPE, "a.jpg", "jpg")
+        );
+        // Different recipes of one key.
+        assert_ne!(
+            thumbnail_key("thumbnails/", "small", "a.jpg", "jpg"),
+            thumbnail_key("thumbnails/", "large", "a.jpg", "jpg")
         );
     }
 

@@ -234,7 +234,7 @@ mod tests {
                 ExpectedThumbnail {
                     recipe: "thumb".into(),
                     version: 1,
-                    key: "thumbnails/photos/a b.JPG".into()
+                    key: "thumbnails/thumb/photos/a b.JPG.jpg".into()
                 },
                 ExpectedThumbnail {
                     recipe: "small".into(),
@@ -245,7 +245,7 @@ mod tests {
         );
         assert_eq!(
             r.expected_thumbnails("x.png")[0].key,
-            "thumbnails/x.png.jpg"
+            "thumbnails/thumb/x.png.jpg"
         );
     }
 
@@ -273,7 +273,7 @@ mod tests {
         let r = rules("thumb=300x300;small=64x64,png,v2");
         let want = r.expected_thumbnails("a.jpg");
         let missing = staleness(&want, &[None, Some(&current("2", "abc"))], "abc");
-        assert_eq!(missing, ["thumbnails/a.jpg: missing"]);
+        assert_eq!(missing, ["thumbnails/thumb/a.jpg.jpg: missing"]);
 
         let old = staleness(
             &want,
