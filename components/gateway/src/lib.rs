@@ -6,13 +6,20 @@
 //! - `POST /events`: publish a raw event (any supported format) unchanged on
 //!   the raw channel, `202`; CloudEvents binary mode is turned into
 //!   structured mode first (its attributes live in headers);
-//! - `GET /objects/{key}[?bucket=b]`: any stored object with its content type;
+//! - `GET /objects/{key}[?bucket=b]`: any stored object, typed by its bytes;
 //! - `GET /status/{key}[?bucket=b]`: the object's pipeline status as JSON;
-//! - `GET /status`: the recently rejected raw events (malformed ones name no object);
+//! - `GET /status`: the recently rejected raw events (malformed ones name no
+//!   object); their previews only with the API token when one is set;
 //! - `GET /healthz`.
 //!
 //! Objects live in the store the `store` variable names: the key-value
 //! layout (`kv`) or the S3 bucket (`s3`), so the same routes work in both.
+//!
+//! Uploads must be images: the type stored and served is read from the
+//! bytes ([`thumbflow_events::upload`]), never the client's header (415
+//! otherwise); keys under `thumbnail_prefix` are refused (403); keys must
+//! follow [`check_object_key`] (400). Objects are served with
+//! `X-Content-Type-Options: nosniff`.
 //!
 //! Write routes require `Authorization: Bearer <api_token>` when `api_token`
 //! is set; `POST /events` also takes it as `?token=<api_token>`, since
@@ -23,8 +30,11 @@
 use anyhow::Context as _;
 use spin_sdk::http::{Params, Request, Response, Router};
 use spin_sdk::http_component;
+use thumbflow_blob::layout::DEFAULT_RECIPE;
+use thumbflow_blob::thumbnail_key;
 use thumbflow_events::{
-    check_api_token, gateway_put_event, structured_from_binary, StageState, StageStatus,
+    check_api_token, check_object_key, check_upload_target, gateway_put_event, sniff_image,
+    structured_from_binary, upload_content_type, StageState, StageStatus, UploadError,
 };
 use thumbflow_glue::store::ObjectStore;
 use thumbflow_glue::{bus::Bus, clock, kv, vars};
@@ -51,7 +61,9 @@ fn handle(req: Request) -> Response {
     router.get("/status/*", |req: Request, p: Params| {
         respond(get_status(&req, &p))
     });
-    router.get("/status", |_: Request, _: Params| respond(get_rejects()));
+    router.get("/status", |req: Request, _: Params| {
+        respond(get_rejects(&req))
+    });
     router.any("/*", |_: Request, _: Params| error(404, "no such route"));
     router.handle(req)
 }
@@ -64,6 +76,12 @@ type Reply = Result<Response, HttpError>;
 impl From<anyhow::Error> for HttpError {
     fn from(e: anyhow::Error) -> Self {
         HttpError(500, format!("{e:#}"))
+    }
+}
+
+impl From<UploadError> for HttpError {
+    fn from(e: UploadError) -> Self {
+        HttpError(e.http_status(), e.to_string())
     }
 }
 
@@ -115,21 +133,8 @@ fn store_error(e: S3Error) -> HttpError {
 /// Bucket (from `?bucket=` or the `bucket` variable) and decoded key from the wildcard.
 fn location(req: &Request, params: &Params) -> Result<(String, String), HttpError> {
     let raw = params.wildcard().unwrap_or("");
-    let key = percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| {
-            HttpError(
-                400,
-                "object key is not valid UTF-8 once percent-decoded".into(),
-            )
-        })?
-        .into_owned();
-    if key.is_empty() {
-        return Err(HttpError(
-            400,
-            "missing object key: use /objects/{key}".into(),
-        ));
-    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
+    let key = check_object_key(&decoded)?.to_owned();
     let bucket = form_urlencoded::parse(req.query().as_bytes())
         .find(|(name, _)| name == "bucket")
         .map(|(_, value)| value.into_owned());
@@ -144,6 +149,8 @@ fn location(req: &Request, params: &Params) -> Result<(String, String), HttpErro
 fn put_object(req: &Request, params: &Params) -> Reply {
     authorize(req, false)?;
     let (bucket, key) = location(req, params)?;
+    let prefix = vars::get("thumbnail_prefix")?;
+    check_upload_target(&key, &prefix)?;
     let max: u64 = vars::parse("max_object_bytes")?;
     let body = req.body();
     if body.len() as u64 > max {
@@ -158,7 +165,7 @@ fn put_object(req: &Request, params: &Params) -> Reply {
     if body.is_empty() {
         return Err(HttpError(400, "empty upload body".into()));
     }
-    let content_type = content_type_for(req, &key);
+    let content_type = upload_content_type(body)?.to_owned();
     let options = PutOptions {
         content_type: content_type.clone(),
         ..PutOptions::default()
@@ -189,7 +196,6 @@ fn put_object(req: &Request, params: &Params) -> Reply {
         "?bucket={}",
         form_urlencoded::byte_serialize(bucket.as_bytes()).collect::<String>()
     );
-    let prefix = vars::get("thumbnail_prefix")?;
     Ok(json(
         201,
         &serde_json::json!({
@@ -200,7 +206,12 @@ fn put_object(req: &Request, params: &Params) -> Reply {
             "sha256": stored.sha256,
             "content_type": content_type,
             "status_url": format!("/status/{encoded}{query}"),
-            "thumbnail_url": format!("/objects/{}{encoded}{query}", encode_key(&prefix)),
+            // Where the default recipe (`thumb`, JPEG) puts its thumbnail;
+            // the status record lists every recipe's.
+            "thumbnail_url": format!(
+                "/objects/{}{query}",
+                encode_key(&thumbnail_key(&prefix, DEFAULT_RECIPE, &key, "jpg"))
+            ),
         }),
     ))
 }
@@ -211,12 +222,13 @@ fn get_object(req: &Request, params: &Params) -> Reply {
         .get(&bucket, &key, None)
         .map_err(store_error)?
         .ok_or_else(|| HttpError(404, format!("no object {bucket}/{key}")))?;
-    let content_type = head
-        .content_type
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    // Typed by the bytes: whatever type the object was stored with (by an
+    // older gateway, or directly in the S3 bucket), non-images are served inert.
+    let content_type = sniff_image(&bytes).unwrap_or("application/octet-stream");
     Ok(Response::builder()
         .status(200)
         .header("content-type", content_type)
+        .header("x-content-type-options", "nosniff")
         .header("etag", format!("\"{}\"", head.etag))
         .header(
             "cache-control",
@@ -275,48 +287,24 @@ fn get_status(req: &Request, params: &Params) -> Reply {
 }
 
 /// The recently rejected raw events (malformed events name no object).
-fn get_rejects() -> Reply {
+///
+/// Their previews are parts of whatever someone posted, so when `api_token`
+/// is set they are shown only to requests carrying it.
+fn get_rejects(req: &Request) -> Reply {
     let store = kv::SpinKv::open()?;
-    let rejects = kv::read_rejects(&store)?;
+    let mut rejects = kv::read_rejects(&store)?;
+    let hidden = authorize(req, false).is_err();
+    if hidden {
+        for reject in &mut rejects {
+            if let Some(fields) = reject.as_object_mut() {
+                fields.remove("preview");
+            }
+        }
+    }
     Ok(json(
         200,
-        &serde_json::json!({ "rejected_events": rejects }),
+        &serde_json::json!({ "rejected_events": rejects, "previews_hidden": hidden }),
     ))
-}
-
-/// Content type of an upload: the request's, unless generic, else from the extension.
-fn content_type_for(req: &Request, key: &str) -> String {
-    let declared = req
-        .header("content-type")
-        .and_then(|v| v.as_str())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|v| {
-            !v.is_empty()
-                && v != "application/octet-stream"
-                && v != "application/x-www-form-urlencoded"
-        });
-    declared.unwrap_or_else(|| {
-        let ext = key
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .unwrap_or_default();
-        match ext.as_str() {
-            "jpg" | "jpeg" | "jpe" => "image/jpeg",
-            "png" => "image/png",
-            "gif" => "image/gif",
-            "webp" => "image/webp",
-            "bmp" => "image/bmp",
-            "tif" | "tiff" => "image/tiff",
-            _ => "application/octet-stream",
-        }
-        .to_owned()
-    })
 }
 
 /// Percent-encode a key for a URL path, keeping `/` as the separator.
