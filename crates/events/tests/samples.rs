@@ -180,10 +180,7 @@ fn minio_thumbnail_output_sample_ignored_by_metadata_marker() {
 fn ceph_special_key_sample_keeps_raw_key_exactly() {
     let event = only_accepted(&sample("ceph-put-special-key.json"));
     // RGW sends the key raw: `+` is a plus, `%d` is not an escape.
-    assert_eq!(
-        event.data.key,
-        "mix/a b+c%d&e=f?g#h été 日本~!*'().jpg"
-    );
+    assert_eq!(event.data.key, "mix/a b+c%d&e=f?g#h été 日本~!*'().jpg");
     assert_eq!(event.subject, event.data.key);
     assert_eq!(event.data.bucket, "photos");
     assert_eq!(event.source, "ceph:s3/photos");

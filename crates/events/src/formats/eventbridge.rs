@@ -63,9 +63,8 @@ pub(crate) fn parse(obj: &Obj<'_>) -> Result<Parsed, NormalizeError> {
         other => {
             let bucket = detail.opt_obj("bucket").ok().flatten();
             let object = detail.opt_obj("object").ok().flatten();
-            let key = loose_str(object.as_ref(), "key").map(|raw| {
-                crate::key::decode_form_key(raw).unwrap_or_else(|_| raw.to_owned())
-            });
+            let key = loose_str(object.as_ref(), "key")
+                .map(|raw| crate::key::decode_form_key(raw).unwrap_or_else(|_| raw.to_owned()));
             Ok(ignored(
                 format!("EventBridge {other:?} event is not an object creation"),
                 loose_str(bucket.as_ref(), "name"),
