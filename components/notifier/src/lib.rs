@@ -67,6 +67,18 @@ async fn deliver(event: &[u8], event_id: &str) -> Result<String, (String, bool)>
             false,
         ));
     }
+    let origin = vars::get("webhook_origin").map_err(config)?;
+    // A wildcard grant (`https://*.example.com`) is left to the host to enforce.
+    if !origin.contains('*') && !thumbflow_notify::within_origin(&url, &origin) {
+        let wanted = thumbflow_notify::origin_of(&url).map_err(|e| (e.to_string(), false))?;
+        return Err((
+            format!(
+                "webhook_url {url} is outside webhook_origin {origin}, the only host the notifier \
+                 may reach: set webhook_origin={wanted}"
+            ),
+            false,
+        ));
+    }
     let options = WebhookOptions {
         url: url.clone(),
         secret,

@@ -6,13 +6,14 @@
 //!
 //! Modules:
 //! - [`signature`]: [`sign`] and [`verify`], the HMAC scheme and secret formats;
-//! - [`request`]: [`webhook_request`], the whole HTTP request for one event.
+//! - [`request`]: [`webhook_request`], the whole HTTP request for one event,
+//!   and [`within_origin`], whether a URL is inside the origin Spin grants.
 #![deny(missing_docs)]
 
 pub mod request;
 pub mod signature;
 
-pub use request::{webhook_request, WebhookOptions, WebhookRequest};
+pub use request::{origin_of, webhook_request, within_origin, WebhookOptions, WebhookRequest};
 pub use signature::{sign, verify};
 
 /// Why a webhook could not be prepared. None of these improve on retry.

@@ -59,6 +59,8 @@ pub fn webhook_request(
         url: url.to_owned(),
         headers: vec![
             ("content-type".to_owned(), "application/json".to_owned()),
+            // Sent with a length, not chunked: some receivers refuse chunked bodies.
+            ("content-length".to_owned(), event.len().to_string()),
             ("webhook-id".to_owned(), options.message_id.clone()),
             (
                 "webhook-timestamp".to_owned(),
@@ -68,6 +70,40 @@ pub fn webhook_request(
         ],
         body: event.to_vec(),
     })
+}
+
+/// The `scheme://host:port` a URL's requests go to, the form Spin's
+/// `allowed_outbound_hosts` grants (port made explicit, host lower-cased).
+///
+/// The notifier may only reach the origin granted through `webhook_origin`,
+/// so the glue compares the two before sending and tells the user which
+/// value to set, instead of failing with the host's "destination not
+/// allowed".
+pub fn origin_of(url: &str) -> Result<String, NotifyError> {
+    let parsed = url::Url::parse(url.trim()).map_err(|_| NotifyError::InvalidUrl {
+        url: url.to_owned(),
+        reason: "is not an absolute URL",
+    })?;
+    let host = parsed.host_str().ok_or(NotifyError::InvalidUrl {
+        url: url.to_owned(),
+        reason: "has no host",
+    })?;
+    let port = parsed
+        .port_or_known_default()
+        .ok_or(NotifyError::InvalidUrl {
+            url: url.to_owned(),
+            reason: "must start with http:// or https://",
+        })?;
+    Ok(format!("{}://{}:{port}", parsed.scheme(), host))
+}
+
+/// Whether `url` is inside the granted `origin` (both normalized by
+/// [`origin_of`]; an unparsable origin grants nothing).
+pub fn within_origin(url: &str, origin: &str) -> bool {
+    match (origin_of(url), origin_of(origin)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +144,44 @@ mod tests {
             &event,
             &header("webhook-signature")
         ));
+    }
+
+    #[test]
+    fn webhook_request_sends_a_content_length_matching_the_body() {
+        let event = sample();
+        let req = webhook_request(&event, &options()).unwrap();
+        let length = req.headers.iter().find(|(k, _)| k == "content-length");
+        assert_eq!(
+            length.map(|(_, v)| v.clone()),
+            Some(event.len().to_string())
+        );
+    }
+
+    #[test]
+    fn origin_of_makes_the_port_explicit_like_spin() {
+        assert_eq!(
+            origin_of("https://Hooks.Example.com/thumbflow?x=1").unwrap(),
+            "https://hooks.example.com:443"
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/hooks").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(within_origin(
+            "http://127.0.0.1:8080/hooks/a",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(within_origin(
+            "https://h.example/x",
+            "https://h.example:443"
+        ));
+        // The manifest's default grants a reserved host only.
+        assert!(!within_origin(
+            "http://127.0.0.1:8080/hooks",
+            "http://webhook.invalid"
+        ));
+        assert!(!within_origin("http://h.example:81/", "http://h.example"));
+        assert!(!within_origin("http://h.example/", "not a url"));
     }
 
     #[test]

@@ -1,7 +1,14 @@
 //! Harness for the pipeline tests: a real `redis-server` on a free port,
 //! the repo's `spin.toml` and real `.wasm` files on our host in-process on
-//! port 0, and waiting on conditions with deadlines (no sleeps as asserts).
+//! port 0 ([`Pipeline`]) or on real Spin as a child process
+//! ([`spin::RealSpin`]), both reached through one [`Endpoint`] so the
+//! [`scenarios`] run unchanged on either, and waiting on conditions with
+//! deadlines (no sleeps as asserts).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
+
+pub mod s3;
+pub mod scenarios;
+pub mod spin;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
@@ -90,11 +97,20 @@ pub fn wait_until(deadline: Duration, what: &str, mut check: impl FnMut() -> boo
     }
 }
 
+/// What a test talks to: the gateway's base URL, and the key-value database
+/// the components share (our host's and Spin's use the same SQLite schema).
+pub struct Endpoint {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub kv_path: PathBuf,
+    /// The Redis channels the app subscribes to.
+    pub channels: Vec<String>,
+}
+
 /// The pipeline running on our host, shut down on drop.
 pub struct Pipeline {
     pub app: Arc<App>,
-    pub base: String,
-    pub http: reqwest::Client,
+    pub endpoint: Endpoint,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _state: tempfile::TempDir,
@@ -134,15 +150,20 @@ impl Pipeline {
                 .await;
             }
         });
-        let pipeline = Self {
-            app,
+        let endpoint = Endpoint {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
+            kv_path: app.kv_path.clone(),
+            channels: app.redis.iter().map(|s| s.channel.clone()).collect(),
+        };
+        let pipeline = Self {
+            app,
+            endpoint,
             shutdown: Some(tx),
             task: Some(task),
             _state: state,
         };
-        pipeline.wait_subscribed(redis).await;
+        pipeline.endpoint.wait_subscribed(redis).await;
         Ok(pipeline)
     }
 
@@ -151,17 +172,26 @@ impl Pipeline {
             .await
             .unwrap()
     }
+}
 
+impl std::ops::Deref for Pipeline {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+impl Endpoint {
     /// Wait until every channel has a subscriber, so no published event is lost.
-    async fn wait_subscribed(&self, redis: &Redis) {
+    pub async fn wait_subscribed(&self, redis: &Redis) {
         let client = redis::Client::open(redis.url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let channels: Vec<String> = self.app.redis.iter().map(|s| s.channel.clone()).collect();
+        let channels = &self.channels;
         let start = Instant::now();
         loop {
             let mut cmd = redis::cmd("PUBSUB");
             cmd.arg("NUMSUB");
-            for c in &channels {
+            for c in channels {
                 cmd.arg(c);
             }
             let counts: Vec<redis::Value> = cmd.query_async(&mut conn).await.unwrap();
@@ -172,7 +202,7 @@ impl Pipeline {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < Duration::from_secs(60),
                 "host never subscribed to {channels:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -235,7 +265,7 @@ impl Pipeline {
 
     /// A blob store over the same key-value database the components use.
     pub fn blobs(&self) -> thumbflow_blob::BlobStore<thumbflow::spin::kv::DefaultStore> {
-        let db = Arc::new(thumbflow::spin::kv::KvDatabase::open(&self.app.kv_path).unwrap());
+        let db = Arc::new(thumbflow::spin::kv::KvDatabase::open(&self.kv_path).unwrap());
         thumbflow_blob::BlobStore::new(thumbflow::spin::kv::DefaultStore(db), u64::MAX)
     }
 }

@@ -24,10 +24,9 @@ pub struct Rgw {
     dir: tempfile::TempDir,
 }
 
-/// The project's RGW script (this file is also included on its own by
-/// `tests/scan.rs`, so it does not rely on `common::root`).
+/// The project's RGW script.
 fn rgw_script() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/s3/rgw.sh")
+    super::root().join("scripts/s3/rgw.sh")
 }
 
 /// Whether `program` is on `PATH`.
@@ -257,4 +256,204 @@ impl S3 {
             }
         }
     }
+}
+
+/// Characters of an S3 key sent as they are in a request path (RFC 3986
+/// unreserved, and `/` between segments); everything else is %-encoded.
+const KEY_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// `key` as it goes in a path-style request URL.
+pub fn encode_key(key: &str) -> String {
+    percent_encoding::utf8_percent_encode(key, KEY_PATH).to_string()
+}
+
+impl Rgw {
+    /// Send a request signed with SigV4 by `aws-sigv4` (header
+    /// authentication, `x-amz-content-sha256` for S3): what a plain S3 or
+    /// SNS client sends for requests thumbflow itself never makes.
+    pub async fn signed(
+        &self,
+        service: &str,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, Vec<(String, String)>, String) {
+        use aws_sigv4::http_request::{
+            sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
+            SigningSettings, UriPathNormalizationMode,
+        };
+        let url = format!("{}{path_and_query}", self.endpoint);
+        let identity = aws_credential_types::Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "thumbflow-tests",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        if service == "s3" {
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        }
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(service)
+            .time(std::time::SystemTime::now())
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            method,
+            &url,
+            headers.iter().copied(),
+            SignableBody::Bytes(&body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let http = reqwest::Client::new();
+        let mut request = http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            &url,
+        );
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        for (name, value) in instructions.headers() {
+            request = request.header(name, value);
+        }
+        let response = request.body(body).send().await.unwrap();
+        let status = response.status().as_u16();
+        let reply_headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        (status, reply_headers, response.text().await.unwrap())
+    }
+
+    /// Create an SNS-style topic on RGW that POSTs each notification to
+    /// `push_endpoint` (non-persistent: delivered before the uploader's PUT
+    /// returns, see `../shared/s3-facts.md`); its ARN.
+    pub async fn create_topic(&self, name: &str, push_endpoint: &str) -> String {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("Action", "CreateTopic")
+            .append_pair("Name", name)
+            .append_pair("Attributes.entry.1.key", "push-endpoint")
+            .append_pair("Attributes.entry.1.value", push_endpoint)
+            .append_pair("Attributes.entry.2.key", "persistent")
+            .append_pair("Attributes.entry.2.value", "false")
+            .finish();
+        let (status, _, text) = self
+            .signed(
+                "sns",
+                "POST",
+                "/",
+                &[("content-type", "application/x-www-form-urlencoded")],
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "CreateTopic {name}: {text}");
+        let start = text.find("<TopicArn>").expect("TopicArn in reply") + "<TopicArn>".len();
+        let end = text[start..].find("</TopicArn>").unwrap() + start;
+        text[start..end].to_owned()
+    }
+
+    /// Send every `s3:ObjectCreated:*` of `bucket` to `topic_arn`, with no
+    /// filter: thumbflow's own thumbnails are announced too.
+    pub async fn notify_bucket(&self, bucket: &str, topic_arn: &str) {
+        let xml = format!(
+            "<NotificationConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             <TopicConfiguration><Id>thumbflow</Id><Topic>{topic_arn}</Topic>\
+             <Event>s3:ObjectCreated:*</Event></TopicConfiguration></NotificationConfiguration>"
+        );
+        let (status, _, text) = self
+            .signed(
+                "s3",
+                "PUT",
+                &format!("/{bucket}?notification="),
+                &[],
+                xml.into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "PutBucketNotification {bucket}: {text}");
+    }
+
+    /// Server-side CopyObject of `from` to `to` within `bucket`.
+    pub async fn copy_object(&self, bucket: &str, from: &str, to: &str) {
+        let source = format!("/{bucket}/{}", encode_key(from));
+        let (status, _, text) = self
+            .signed(
+                "s3",
+                "PUT",
+                &format!("/{bucket}/{}", encode_key(to)),
+                &[("x-amz-copy-source", &source)],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, 200, "CopyObject {from} -> {to}: {text}");
+    }
+
+    /// Upload `body` as a multipart upload in `part_size` parts (S3's minimum
+    /// is 5 MiB for every part but the last).
+    pub async fn multipart_upload(&self, bucket: &str, key: &str, body: &[u8], part_size: usize) {
+        let path = format!("/{bucket}/{}", encode_key(key));
+        let (status, _, text) = self
+            .signed(
+                "s3",
+                "POST",
+                &format!("{path}?uploads="),
+                &[("content-type", "image/png")],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, 200, "CreateMultipartUpload {key}: {text}");
+        let upload_id = between(&text, "<UploadId>", "</UploadId>");
+        let upload = percent_encoding::utf8_percent_encode(&upload_id, KEY_PATH).to_string();
+        let mut parts = String::new();
+        for (i, chunk) in body.chunks(part_size).enumerate() {
+            let n = i + 1;
+            let url = format!("{path}?partNumber={n}&uploadId={upload}");
+            let (status, headers, text) = self.signed("s3", "PUT", &url, &[], chunk.to_vec()).await;
+            assert_eq!(status, 200, "UploadPart {n} of {key}: {text}");
+            let etag = headers
+                .iter()
+                .find(|(k, _)| k == "etag")
+                .map(|(_, v)| v.clone())
+                .expect("ETag of a part");
+            parts.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        let complete = format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>");
+        let (status, _, text) = self
+            .signed(
+                "s3",
+                "POST",
+                &format!("{path}?uploadId={upload}"),
+                &[],
+                complete.into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "CompleteMultipartUpload {key}: {text}");
+    }
+}
+
+/// The text between `start` and `end` in `text`.
+fn between(text: &str, start: &str, end: &str) -> String {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {text}"))
+        + start.len();
+    let to = text[from..].find(end).unwrap() + from;
+    text[from..to].to_owned()
 }
