@@ -15,8 +15,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-#[path = "common/s3.rs"]
-mod s3;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,9 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::s3::{Rgw, S3};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
-use s3::{Rgw, S3};
 
 /// Renders per source key.
 type Renders = Arc<Mutex<BTreeMap<String, u32>>>;
