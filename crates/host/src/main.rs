@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use thumbflow::cores::{ImageFormat, ImageLimits};
+use thumbflow::limits::{InstancePool, TriggerLimits};
 use thumbflow::runtime::CompileCache;
 use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
 
@@ -83,12 +84,19 @@ struct UpArgs {
     /// Set an application variable, `NAME=VALUE` (repeatable; wins over SPIN_VARIABLE_NAME).
     #[arg(long = "variable", value_parser = parse_variable)]
     variables: Vec<(String, String)>,
-    /// Memory limit of one component instance, in MiB.
+    /// Memory limit of one component instance (all its linear memories together), in MiB.
     #[arg(long, default_value_t = 512)]
     max_memory_mib: usize,
     /// Deadline of one invocation, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// Events one Redis subscription (and requests the HTTP trigger) runs at
+    /// once; more wait for a free instance [default: the machine's cores].
+    #[arg(long)]
+    concurrency: Option<std::num::NonZeroUsize>,
+    /// On Ctrl-C, how long to wait for received events and requests to finish, in seconds.
+    #[arg(long, default_value_t = 30)]
+    shutdown_timeout_secs: u64,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -157,9 +165,25 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         memory_bytes: args.max_memory_mib << 20,
         deadline: Duration::from_secs(args.timeout_secs),
     };
+    let defaults = TriggerLimits::default();
+    let triggers = TriggerLimits {
+        concurrency: args.concurrency.unwrap_or(defaults.concurrency),
+        drain_timeout: Duration::from_secs(args.shutdown_timeout_secs),
+        ..defaults
+    };
+    // Room for every trigger at full concurrency; an unreadable manifest is
+    // reported by `App::load` below.
+    let trigger_count = thumbflow::manifest::Manifest::from_file(&args.manifest)
+        .map(|m| m.redis_triggers.len() + usize::from(!m.http_triggers.is_empty()))
+        .unwrap_or(0);
+    let pool = InstancePool::for_triggers(trigger_count, triggers.concurrency);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let engine = std::sync::Arc::new(Runtime::with_cache(limits, &args.cache.compile_cache())?);
+        let engine = std::sync::Arc::new(Runtime::with_pool_and_cache(
+            limits,
+            pool,
+            &args.cache.compile_cache(),
+        )?);
         let options = thumbflow::app::AppOptions {
             manifest: args.manifest,
             state_dir: args.state_dir,
@@ -175,7 +199,7 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             let _ = tokio::signal::ctrl_c().await;
             println!("Shutting down");
         };
-        thumbflow::up::run(app, listener, shutdown).await?;
+        thumbflow::up::run_with(app, listener, triggers, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
