@@ -221,6 +221,11 @@ fn blob_error(e: BlobError) -> S3Error {
             code: "key-value".to_owned(),
             message,
         },
+        // Replaced under the reader again and again: reading later succeeds.
+        BlobError::Contended { .. } => S3Error::Transient {
+            code: "contended".to_owned(),
+            message,
+        },
         BlobError::TooLarge { .. } => S3Error::TooLarge { message },
         BlobError::InvalidBucket { bucket, reason } => S3Error::InvalidBucket {
             bucket,
