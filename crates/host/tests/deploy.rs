@@ -1,0 +1,293 @@
+//! The deployment files do what docs/deploy.md says, on real Spin:
+//! `deploy/runtime-config.toml` puts every key-value store the app uses on
+//! Redis, so separate `spin up` processes laid out as `deploy/spinapp.yaml`
+//! lays out SpinKube's pods (two gateway-only replicas, one worker running
+//! the three Redis-triggered stages) share originals, thumbnails and status,
+//! and each upload is processed once. Without a Spin binary the real-Spin
+//! test prints that it skipped.
+//!
+//! `common::spin::RealSpin` runs the whole app with no runtime config file;
+//! the processes here need `--runtime-config-file` and `--component-id`, so
+//! this file starts them itself ([`SpinProcess`]).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
+
+mod common;
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::scenarios::{get_image, pipeline_done};
+use common::{free_port, photo, root, stage_is, Endpoint, Redis};
+
+/// The key-value store labels spin.toml's components use.
+fn store_labels() -> Vec<String> {
+    let manifest: toml::Table = std::fs::read_to_string(root().join("spin.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut labels: Vec<String> = manifest["component"]
+        .as_table()
+        .unwrap()
+        .values()
+        .filter_map(|c| c.get("key_value_stores")?.as_array().cloned())
+        .flatten()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    labels.sort();
+    labels.dedup();
+    labels
+}
+
+fn runtime_config() -> toml::Table {
+    std::fs::read_to_string(root().join("deploy/runtime-config.toml"))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn runtime_config_puts_every_store_label_on_redis() {
+    let labels = store_labels();
+    assert!(labels.contains(&"default".to_owned()), "labels: {labels:?}");
+    let config = runtime_config();
+    let stores = config["key_value_store"].as_table().unwrap();
+    for label in &labels {
+        let store = stores.get(label).unwrap_or_else(|| {
+            panic!("deploy/runtime-config.toml has no [key_value_store.{label}]")
+        });
+        assert_eq!(store["type"].as_str(), Some("redis"), "store {label}");
+        let url = url::Url::parse(store["url"].as_str().unwrap()).unwrap();
+        assert!(
+            matches!(url.scheme(), "redis" | "rediss"),
+            "store {label}: {url}"
+        );
+    }
+}
+
+/// One `spin up` child process (and the trigger processes it starts), killed
+/// as a process group on drop.
+struct SpinProcess {
+    child: Child,
+    state: tempfile::TempDir,
+}
+
+impl SpinProcess {
+    /// `spin up` on the repo's spin.toml with `runtime_config`, `redis_address`
+    /// set to `redis`, only `components`, and an HTTP listener when `listen` is set.
+    fn start(
+        bin: &Path,
+        runtime_config: &Path,
+        redis: &Redis,
+        components: &[&str],
+        listen: Option<u16>,
+    ) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.arg("up")
+            .arg("--from")
+            .arg(root().join("spin.toml"))
+            .arg("--runtime-config-file")
+            .arg(runtime_config)
+            .arg("--state-dir")
+            .arg(state.path())
+            .arg("--variable")
+            .arg(format!("redis_address={}", redis.url()));
+        for component in components {
+            cmd.arg("--component-id").arg(component);
+        }
+        // Spin refuses --listen when the components it runs have no HTTP trigger.
+        if let Some(port) = listen {
+            cmd.arg("--listen").arg(format!("127.0.0.1:{port}"));
+        }
+        let log = std::fs::File::create(state.path().join("spin-up.log")).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        Self { child, state }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.state.path().join("spin-up.log")).unwrap_or_default()
+    }
+
+    fn component_log(&self, component: &str) -> String {
+        std::fs::read_to_string(
+            self.state
+                .path()
+                .join("logs")
+                .join(format!("{component}_stdout.txt")),
+        )
+        .unwrap_or_default()
+    }
+
+    /// Fail with Spin's output if it has exited.
+    fn assert_running(&mut self) {
+        if let Some(exit) = self.child.try_wait().unwrap() {
+            panic!("spin up exited ({exit}):\n{}", self.output());
+        }
+    }
+}
+
+impl Drop for SpinProcess {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn endpoint(port: u16) -> Endpoint {
+    Endpoint {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        // Unused: the store is in Redis here, and no test reads it directly.
+        kv_path: PathBuf::new(),
+        channels: ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
+            .map(str::to_owned)
+            .to_vec(),
+    }
+}
+
+/// Wait until `process` serves `/healthz` on `ep` (it compiles its
+/// components first: allow for a cold cache on a slow machine).
+async fn wait_serving(process: &mut SpinProcess, ep: &Endpoint) {
+    let deadline = Duration::from_secs(180);
+    let start = Instant::now();
+    loop {
+        process.assert_running();
+        let healthy = ep
+            .http
+            .get(ep.url("/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if healthy {
+            return;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "spin up did not serve /healthz within {deadline:?}:\n{}",
+            process.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The lines of `log` that mention `key`.
+fn lines_about(log: &str, key: &str) -> usize {
+    log.lines().filter(|l| l.contains(key)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_key_value_on_redis_and_process_each_upload_once() {
+    let bin = match common::spin::find() {
+        Ok(bin) => bin,
+        Err(why) => {
+            println!("SKIPPED deploy layout on real Spin: {why}");
+            return;
+        }
+    };
+    let redis = Redis::start();
+
+    // deploy/runtime-config.toml as shipped, with the URL of this test's Redis
+    // (Spin does not expand variables in a runtime config file).
+    let mut config = runtime_config();
+    for store in config["key_value_store"]
+        .as_table_mut()
+        .unwrap()
+        .iter_mut()
+        .map(|(_, store)| store)
+    {
+        store
+            .as_table_mut()
+            .unwrap()
+            .insert("url".into(), redis.url().into());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("runtime-config.toml");
+    std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut gateway_a = SpinProcess::start(&bin, &config_path, &redis, &["gateway"], Some(port_a));
+    let mut gateway_b = SpinProcess::start(&bin, &config_path, &redis, &["gateway"], Some(port_b));
+    let mut workers = SpinProcess::start(
+        &bin,
+        &config_path,
+        &redis,
+        &["normalizer", "thumbnailer", "notifier"],
+        None,
+    );
+    let (a, b) = (endpoint(port_a), endpoint(port_b));
+    wait_serving(&mut gateway_a, &a).await;
+    wait_serving(&mut gateway_b, &b).await;
+    workers.assert_running();
+    a.wait_subscribed(&redis).await;
+    for process in [&gateway_a, &gateway_b, &workers] {
+        assert!(
+            process.output().contains(&format!(
+                "Storing default key-value data to Redis at 127.0.0.1:{}",
+                redis.port
+            )),
+            "Spin did not put the default store on Redis:\n{}",
+            process.output()
+        );
+    }
+
+    // Upload through one gateway replica, follow and fetch through the other.
+    let (source, bytes, expected) = photo();
+    let key = "deploy/photo.jpg";
+    let response = a.put(key, bytes, "image/jpeg").await;
+    assert_eq!(response.status(), 201, "uploading {source}");
+    let status = b.wait_status(key, "every stage done", pipeline_done).await;
+    for stage in ["gateway", "normalizer", "thumbnailer", "notifier"] {
+        assert!(stage_is(&status, stage, "done"), "{stage}: {status:#}");
+    }
+    let thumb = get_image(&b, "/objects/thumbnails/thumb/deploy/photo.jpg.jpg").await;
+    assert_eq!((thumb.width(), thumb.height()), expected, "{source}");
+
+    // The data is in Redis, and no process fell back to its own SQLite file.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for wanted in [
+        "status-stage/thumbflow/gateway/deploy/photo.jpg",
+        "obj/thumbflow/deploy/photo.jpg",
+        "obj/thumbflow/thumbnails/thumb/deploy/photo.jpg.jpg",
+    ] {
+        assert!(
+            keys.iter().any(|k| k == wanted),
+            "{wanted} not in Redis: {keys:?}"
+        );
+    }
+    for process in [&gateway_a, &gateway_b, &workers] {
+        assert!(
+            !process.state.path().join("sqlite_key_value.db").exists(),
+            "a SQLite key-value file appeared in {}",
+            process.state.path().display()
+        );
+    }
+
+    // One worker subscribed, the gateways did not: each stage ran once.
+    for component in ["normalizer", "thumbnailer", "notifier"] {
+        let log = workers.component_log(component);
+        assert_eq!(lines_about(&log, key), 1, "{component} log:\n{log}");
+        for gateway in [&gateway_a, &gateway_b] {
+            assert_eq!(
+                gateway.component_log(component),
+                "",
+                "{component} ran in a gateway pod"
+            );
+        }
+    }
+}
