@@ -4,6 +4,8 @@
 //! object that was uploaded. `docs/events.md` gives each producer's rule and
 //! its source.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
