@@ -45,17 +45,17 @@ lint: wasm-target ## rustfmt and clippy (native crates and wasm components), war
 fmt: ## Format the code
 	cargo fmt --all
 
-host: ## Build the thumbflow host (release)
-	cargo build --release -p thumbflow
+host: ## Build the thumbflow host (profile `host`: optimized, no LTO; see Cargo.toml)
+	cargo build --profile host -p thumbflow --bin thumbflow
 
 up: build host ## Run the pipeline on thumbflow's host: REDIS_URL, or a local redis-server it starts; Ctrl-C stops both
 	scripts/up.sh
 
 bench: wasm-target ## Engine (wasm) vs Pillow vs vipsthumbnail on ../shared/corpus (or THUMBFLOW_CORPUS); writes docs/benchmarks.md
 	cargo build --target $(WASM_TARGET) --release -p thumbnailer-core
-	cargo build --release -p thumbflow --bin thumbflow-bench
+	cargo build --profile host -p thumbflow --bin thumbflow-bench --bin thumbflow
 	python3 bench/run.py
 
 bench-pipeline: build ## Per-stage host overhead and end-to-end upload latency on our host (needs redis-server); writes its section of docs/benchmarks.md
-	cargo build --release -p thumbflow --bin thumbflow-pipeline-bench
-	target/release/thumbflow-pipeline-bench
+	cargo build --profile host -p thumbflow --bin thumbflow-pipeline-bench
+	target/host/thumbflow-pipeline-bench

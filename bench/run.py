@@ -3,7 +3,7 @@
 vipsthumbnail, on the shared corpus, and docs/benchmarks.md from the run.
 
 Three tools, one thread each, the same files in the same order:
-  wasm    the real thumbnailer_core.wasm in wasmtime (target/release/thumbflow-bench),
+  wasm    the real thumbnailer_core.wasm in wasmtime (target/host/thumbflow-bench),
           default recipe (inside 300x300, JPEG q90); time and peak linear
           memory per file, a fresh instance per file as in the pipeline
           (and once more at Pillow's quality, recipe thumb=300x300,q75, "wasm-q75")
@@ -26,7 +26,7 @@ Installs what is missing: Pillow, NumPy and scikit-image with pip;
 vipsthumbnail with apt-get (Debian package libvips-tools).
 
 Start-up (its own section): wall time of `thumbflow render` on one small
-JPEG (target/release/thumbflow) with an empty compile cache (first start:
+JPEG (target/host/thumbflow) with an empty compile cache (first start:
 Cranelift compiles the engine and stores it), again on the same cache (second
 start: loaded from disk) and with --disable-cache; STARTUP_ROUNDS rounds, each
 on a new cache directory, median and fastest. `--startup-only` runs just this.
@@ -48,11 +48,11 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH_BIN = os.environ.get("THUMBFLOW_BENCH_BIN", os.path.join(REPO, "target", "release", "thumbflow-bench"))
+BENCH_BIN = os.environ.get("THUMBFLOW_BENCH_BIN", os.path.join(REPO, "target", "host", "thumbflow-bench"))
 CORE_WASM = os.path.join(REPO, "target", "wasm32-wasip2", "release", "thumbnailer_core.wasm")
 BOX = 300
 BIG_MP = 8.0
-HOST_BIN = os.environ.get("THUMBFLOW_BIN", os.path.join(REPO, "target", "release", "thumbflow"))
+HOST_BIN = os.environ.get("THUMBFLOW_BIN", os.path.join(REPO, "target", "host", "thumbflow"))
 STARTUP_IMAGE = os.path.join(REPO, "tests", "fixtures", "images", "rocket.jpg")
 STARTUP_ROUNDS = 5
 # Each tool handles each file this many times; the fastest time counts
@@ -176,7 +176,7 @@ def run_interleaved(rows, work):
     (the order rotating per file), so load from anything else on the
     machine falls on all of them alike."""
     if not os.path.isfile(BENCH_BIN) or not os.path.isfile(CORE_WASM):
-        sys.exit("build first: make bench (or cargo build --release -p thumbflow --bin thumbflow-bench, "
+        sys.exit("build first: make bench (or cargo build --profile host -p thumbflow --bin thumbflow-bench, "
                  "cargo build --target wasm32-wasip2 --release -p thumbnailer-core)")
     workers = {
         "wasm": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm"),
@@ -363,7 +363,7 @@ def write_report(path, ctx):
     add("What runs, all single-threaded, same files, same order:")
     add("")
     add("- **wasm**: `thumbnailer_core.wasm` (the component `spin.toml` runs) in wasmtime via "
-        "`target/release/thumbflow-bench`, default recipe (inside 300x300, never upscaled, JPEG q90); "
+        "`target/host/thumbflow-bench`, default recipe (inside 300x300, never upscaled, JPEG q90); "
         "a fresh instance per file; time is the `render` call.")
     add("- **wasm-q75**: the same component with the recipe `thumb=300x300,q75` (everything else default), "
         "for a comparison at Pillow's own JPEG quality.")
@@ -546,7 +546,7 @@ def write_startup_report(path, times, ctx):
 
 def startup_section(out, work, command):
     if not os.path.exists(HOST_BIN):
-        log(f"start-up: skipped, {HOST_BIN} is missing (cargo build --release -p thumbflow --bin thumbflow)")
+        log(f"start-up: skipped, {HOST_BIN} is missing (cargo build --profile host -p thumbflow --bin thumbflow)")
         return None
     log(f"start-up: thumbflow render, first vs second start, {STARTUP_ROUNDS} rounds")
     times = measure_startup(work)

@@ -3,7 +3,7 @@
 # redis-server this script starts (and stops again on Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-host=${THUMBFLOW_HOST:-target/release/thumbflow}
+host=${THUMBFLOW_HOST:-target/host/thumbflow}
 state_dir=${THUMBFLOW_STATE_DIR:-.spin}
 mkdir -p "$state_dir"
 
