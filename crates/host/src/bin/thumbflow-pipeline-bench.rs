@@ -26,9 +26,33 @@
 //!   `thumbflow::trigger::redis` emits when an invocation ends), so there
 //!   is no polling delay in the figure; one `GET /status/...` afterwards
 //!   checks that every stage says `done`.
+//! - **S3 mode beside KV mode** (issue 9). The same uploads of the same
+//!   photo, timed the same way, on a second host whose app runs with
+//!   `store=s3` against a real Ceph RGW (`scripts/s3/rgw.sh`, a bucket made
+//!   with CreateBucket), its own `redis-server` and its own key-value
+//!   database. The two hosts take turns upload by upload (one upload in
+//!   flight at a time), so background load falls on both alike. Skipped,
+//!   with a printed and written note, when radosgw is not installed.
+//! - **Throughput** (issue 13). Corpus photos (`--corpus`, only files the
+//!   engine accepts, cycled) uploaded by `--clients` concurrent clients,
+//!   each uploading, waiting for its photo's notifier, then uploading the
+//!   next, with the host's trigger concurrency at 1, 2, 4 and 8 (and one
+//!   client at concurrency 1: one message at a time). Per row a fresh
+//!   `redis-server`, a fresh key-value database and the host started with
+//!   `thumbflow::up::run_with` and that [`TriggerLimits`]; uploads/s,
+//!   latency, and the CPU time of this process (host and clients) and of
+//!   `redis-server` over the wall time. An upload's end is its notifier
+//!   invocation's end event, matched to the upload through the
+//!   thumbnail-created event the bench also receives on Redis.
+//!
+//! `--only` runs some parts and leaves the doc alone: its section is always
+//! one run of everything. Components are compiled once per run (a compile
+//! cache in the bench's scratch directory), so the later app loads of the
+//! S3 and throughput parts only deserialize them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -42,6 +66,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use thumbflow::app::{App, AppComponent, AppOptions, Entry};
 use thumbflow::cores::ImageLimits;
+use thumbflow::limits::{InstancePool, TriggerLimits};
+use thumbflow::runtime::CompileCache;
 use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
 use thumbflow_events::{
     gateway_put_event, normalize, thumbnail_created_envelope, NormalizeOptions, Outcome,
@@ -65,6 +91,18 @@ const GOAL: Duration = Duration::from_millis(1);
 const REDIS_TRIGGER_TARGET: &str = "thumbflow::trigger::redis";
 /// Bucket of the part A inputs, apart from the uploads of part B.
 const STAGE_BUCKET: &str = "bench-stage";
+/// The bucket the S3-mode app uploads into (its `bucket` variable).
+const S3_BUCKET: &str = "thumbflow-bench";
+/// The image limits of `spin.toml`'s defaults (`max_pixels`,
+/// `max_object_bytes`, `max_decode_bytes`): a photo the engine probes
+/// successfully with them is one the pipeline thumbnails.
+const PIPELINE_IMAGE_LIMITS: ImageLimits = ImageLimits {
+    max_pixels: 100_000_000,
+    max_side: 16_384,
+    max_input_bytes: 64 << 20,
+    max_frames: 10_000,
+    memory_budget: 402_653_184,
+};
 
 #[derive(Parser)]
 #[command(
@@ -99,12 +137,61 @@ struct Args {
     /// Part B: longest wait for one upload to go through every stage, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// S3 mode: the script that starts and stops a throw-away Ceph RGW.
+    #[arg(long, default_value = "scripts/s3/rgw.sh")]
+    rgw_script: PathBuf,
+    /// Throughput: the photos uploaded (files the engine does not accept are left out).
+    #[arg(long, env = "THUMBFLOW_CORPUS", default_value = "../shared/corpus")]
+    corpus: PathBuf,
+    /// Throughput: timed uploads per row (the corpus photos, cycled).
+    #[arg(long, default_value_t = 300)]
+    throughput_uploads: usize,
+    /// Throughput: concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Throughput: the host's trigger concurrencies measured with `--clients`
+    /// clients (the machine's cores, the default, is added when missing).
+    #[arg(long, value_delimiter = ',', default_values = ["1", "2", "4", "8"])]
+    host_concurrency: Vec<NonZeroUsize>,
+    /// Throughput: untimed uploads per row first (every client busy at once).
+    #[arg(long, default_value_t = 16)]
+    throughput_warmup: usize,
+    /// Run only these parts (comma-separated); the doc is then left alone.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
     /// File whose `bench-pipeline` section is written (created if missing).
     #[arg(long, default_value = "docs/benchmarks.md")]
     doc: PathBuf,
     /// Print the summary only; leave the doc alone.
     #[arg(long)]
     no_doc: bool,
+}
+
+/// The parts of the bench, for `--only`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// Per-stage host overhead (part A).
+    Overhead,
+    /// End-to-end latency in KV mode, one upload at a time (part B).
+    Latency,
+    /// Part B in S3 mode beside KV mode (runs the KV uploads too).
+    S3,
+    /// Uploads/s at several host concurrencies.
+    Throughput,
+}
+
+impl Args {
+    /// Whether `part` runs.
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty()
+            || self.only.contains(&part)
+            || (part == Part::Latency && self.only.contains(&Part::S3))
+    }
+
+    /// The doc is written only for a run of every part.
+    fn writes_doc(&self) -> bool {
+        !self.no_doc && self.only.is_empty()
+    }
 }
 
 fn main() -> ExitCode {
@@ -128,80 +215,218 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     }
     let (ends_tx, ends_rx) = mpsc::unbounded_channel();
     install_tracing(ends_tx)?;
-    let runtime = Arc::new(Runtime::new(InvocationLimits::default())?);
-    let photo = Photo::read(&runtime, &args.photo, &args.thumbnailer_core)?;
     let scratch = Scratch::new()?;
-    let redis = Redis::start(&scratch.0.join("redis"))?;
+    let runtime = Arc::new(bench_runtime(args, &scratch)?);
+    let core = ThumbnailerCore::load(&runtime, &args.thumbnailer_core).with_context(|| {
+        format!(
+            "loading {} (build it: make build)",
+            args.thumbnailer_core.display()
+        )
+    })?;
+    let photo = Photo::read(&core, &args.photo)?;
     let tokio = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let report = tokio.block_on(bench(args, runtime, &photo, &scratch, &redis, ends_rx))?;
-    drop(redis);
+    let report = tokio.block_on(bench(
+        args,
+        Arc::clone(&runtime),
+        &core,
+        &photo,
+        &scratch,
+        ends_rx,
+    ))?;
+    drop(tokio);
     drop(scratch);
     let machine = Machine::describe();
     let section = report.section(args, &machine, &photo);
     println!("\n{section}");
     report.print_failures();
-    if !args.no_doc {
+    if args.writes_doc() {
         write_section(&args.doc, &section)?;
         println!("wrote the bench-pipeline section of {}", args.doc.display());
+    } else if !args.only.is_empty() {
+        println!(
+            "--only: {} left alone (its section is one run of every part)",
+            args.doc.display()
+        );
     }
     Ok(report.ok())
+}
+
+/// The engine every app of the run shares: its instance pool has room for
+/// every trigger at the highest concurrency measured (as `thumbflow up`
+/// sizes it), and a compile cache in the scratch directory compiles each
+/// component once per run.
+fn bench_runtime(args: &Args, scratch: &Scratch) -> anyhow::Result<Runtime> {
+    let manifest = thumbflow::manifest::Manifest::from_file(&args.manifest)
+        .with_context(|| format!("reading {}", args.manifest.display()))?;
+    let triggers = manifest.redis_triggers.len() + usize::from(!manifest.http_triggers.is_empty());
+    let highest = host_concurrencies(args)
+        .into_iter()
+        .max()
+        .unwrap_or(NonZeroUsize::MIN);
+    let pool = InstancePool::for_triggers(triggers, highest);
+    let cache_dir = scratch.0.join("compile-cache");
+    let config = scratch.0.join("compile-cache.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cache]\ndirectory = {:?}\n",
+            cache_dir.display().to_string()
+        ),
+    )
+    .with_context(|| format!("writing {}", config.display()))?;
+    Runtime::with_pool_and_cache(
+        InvocationLimits::default(),
+        pool,
+        &CompileCache::ConfigFile(config),
+    )
 }
 
 async fn bench(
     args: &Args,
     runtime: Arc<Runtime>,
+    core: &ThumbnailerCore<'_>,
     photo: &Photo,
     scratch: &Scratch,
-    redis: &Redis,
-    ends: mpsc::UnboundedReceiver<StageEnd>,
+    mut ends: mpsc::UnboundedReceiver<StageEnd>,
 ) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    if args.runs(Part::Overhead) || args.runs(Part::Latency) {
+        let redis = Redis::start(&scratch.0.join("redis"))?;
+        eprintln!(
+            "loading {} (composing, compiling, pre-instantiating)...",
+            args.manifest.display()
+        );
+        let app = load_app(
+            runtime.clone(),
+            &args.manifest,
+            scratch.0.join("state"),
+            vec![("redis_address".to_owned(), redis.url())],
+        )
+        .await?;
+        if args.runs(Part::Overhead) {
+            eprintln!(
+                "part A: {} warm-up rounds, then {} timed invocations per stage and measure...",
+                args.warmup, args.iterations
+            );
+            report.overhead = Some(part_a(&app, args.warmup, args.iterations).await?);
+        }
+        if args.runs(Part::Latency) {
+            let kv = Host::start(app.clone(), &redis, TriggerLimits::default()).await?;
+            let mut addrs = vec![kv.addr];
+            // Dropped (RGW stopped, its Redis killed) after its host stopped.
+            let mut s3 = None;
+            if args.runs(Part::S3) {
+                match S3Side::start(args, runtime.clone(), scratch).await {
+                    Ok(side) => {
+                        addrs.push(side.host.addr);
+                        s3 = Some(side);
+                    }
+                    Err(e) => {
+                        let reason = format!("{e:#}");
+                        eprintln!("S3 mode not measured: {reason}");
+                        report.s3 = Some(S3Outcome::NotMeasured(reason));
+                    }
+                }
+            }
+            eprintln!(
+                "part B: {} warm-up uploads, then {} timed uploads of {}{}...",
+                args.warmup_uploads,
+                args.uploads,
+                args.photo.display(),
+                if addrs.len() > 1 {
+                    ", KV and S3 mode taking turns"
+                } else {
+                    ""
+                }
+            );
+            let latency = part_b(args, &addrs, photo, &mut ends).await;
+            kv.stop().await;
+            if let Some(side) = s3 {
+                let S3Side {
+                    host,
+                    rgw,
+                    redis: s3_redis,
+                } = side;
+                host.stop().await;
+                drop(s3_redis);
+                let version = rgw.version.clone();
+                drop(rgw);
+                if let Ok(latency) = &latency {
+                    if let Some(s3_latency) = latency.get(1) {
+                        report.s3 = Some(S3Outcome::Measured {
+                            latency: s3_latency.clone(),
+                            server: version,
+                        });
+                    }
+                }
+            }
+            report.latency = latency?.into_iter().next();
+        }
+        drop(app);
+        drop(redis);
+    }
+    if args.runs(Part::Throughput) {
+        report.throughput = Some(throughput(args, &runtime, core, scratch, ends).await?);
+    }
+    Ok(report)
+}
+
+/// Load `manifest` with `variables` on `runtime`, its key-value database in `state_dir`.
+async fn load_app(
+    runtime: Arc<Runtime>,
+    manifest: &Path,
+    state_dir: PathBuf,
+    variables: Vec<(String, String)>,
+) -> anyhow::Result<Arc<App>> {
     let options = AppOptions {
-        manifest: args.manifest.clone(),
-        state_dir: scratch.0.join("state"),
-        variables: vec![("redis_address".to_owned(), redis.url())],
+        manifest: manifest.to_owned(),
+        state_dir,
+        variables,
     };
-    eprintln!(
-        "loading {} (composing, compiling, pre-instantiating)...",
-        args.manifest.display()
-    );
     let app = tokio::task::spawn_blocking(move || App::load(runtime, &options))
         .await
         .context("loading the app")?
         .context("loading the app (the components come from `make build`)")?;
-    let app = Arc::new(app);
+    Ok(Arc::new(app))
+}
 
-    eprintln!(
-        "part A: {} warm-up rounds, then {} timed invocations per stage and measure...",
-        args.warmup, args.iterations
-    );
-    let overhead = part_a(&app, args.warmup, args.iterations).await?;
+/// One app's triggers running in this process (`thumbflow::up::run_with`),
+/// HTTP on 127.0.0.1 port 0, until [`Host::stop`].
+struct Host {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the HTTP trigger to 127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let host = tokio::spawn(thumbflow::up::run(app.clone(), listener, async move {
-        let _ = stop_rx.await;
-    }));
-    wait_subscribed(&app, redis).await?;
-    eprintln!(
-        "part B: {} warm-up uploads, then {} timed uploads of {}...",
-        args.warmup_uploads,
-        args.uploads,
-        args.photo.display()
-    );
-    let latency = part_b(args, addr, photo, ends).await;
-    let _ = stop_tx.send(());
-    match host.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("warning: the host stopped with an error: {e:#}"),
-        Err(e) => eprintln!("warning: the host task failed: {e}"),
+impl Host {
+    /// Start the triggers and wait until every Redis subscription is in place.
+    async fn start(app: Arc<App>, redis: &Redis, limits: TriggerLimits) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the HTTP trigger to 127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(thumbflow::up::run_with(
+            app.clone(),
+            listener,
+            limits,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        wait_subscribed(&app, redis).await?;
+        Ok(Self { addr, stop, task })
     }
-    Ok(Report {
-        overhead,
-        latency: latency?,
-    })
+
+    /// Stop the triggers and wait for them to drain.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: the host stopped with an error: {e:#}"),
+            Err(e) => eprintln!("warning: the host task failed: {e}"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- part A
@@ -296,7 +521,7 @@ fn minimal_inputs() -> anyhow::Result<Vec<StageInput>> {
             stage: "thumbnailer",
             input: MinimalInput::Redis {
                 payload: thumb_envelope.into_bytes(),
-                stdout: format!("skipped {STAGE_BUCKET}/{thumb_key}: thumbflow output"),
+                stdout: format!("skipped {STAGE_BUCKET}/{thumb_key}: skipped: the object is one of thumbflow's own outputs"),
             },
             what: "a canonical event for a key under `thumbnails/`, skipped as thumbflow's own \
                    output before any image is read: 1 variable, one status-record read and \
@@ -505,6 +730,8 @@ struct StageEnd {
     at: Instant,
     /// The component that ran.
     component: String,
+    /// The id of the event it handled (the trigger's `event` field).
+    event: String,
     /// The event's level: anything above DEBUG means the invocation failed.
     level: tracing::Level,
     /// The host's message (`handled`, or what went wrong).
@@ -528,6 +755,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StageEnds {
             let _ = self.0.send(StageEnd {
                 at,
                 component,
+                event: fields.event,
                 level: *event.metadata().level(),
                 message: fields.message,
             });
@@ -538,6 +766,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StageEnds {
 #[derive(Default)]
 struct EventFields {
     component: Option<String>,
+    event: String,
     message: String,
 }
 
@@ -545,6 +774,7 @@ impl tracing::field::Visit for EventFields {
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
         match field.name() {
             "component" => self.component = Some(value.to_owned()),
+            "event" => self.event = value.to_owned(),
             "message" => self.message = value.to_owned(),
             _ => {}
         }
@@ -553,6 +783,7 @@ impl tracing::field::Visit for EventFields {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         match field.name() {
             "component" => self.component = Some(format!("{value:?}")),
+            "event" => self.event = format!("{value:?}"),
             "message" => self.message = format!("{value:?}"),
             _ => {}
         }
@@ -578,6 +809,7 @@ fn install_tracing(ends: mpsc::UnboundedSender<StageEnd>) -> anyhow::Result<()> 
 
 /// Part B figures: per timed upload, when each stage had finished,
 /// counted from just before its `PUT`.
+#[derive(Clone)]
 struct Latency {
     /// One entry per successful timed upload, one duration per stage of [`STAGES`].
     samples: Vec<[Duration; 4]>,
@@ -588,20 +820,29 @@ struct Latency {
     attempted: usize,
 }
 
+/// Part B on one host per address (KV mode, then S3 mode if present), the
+/// hosts taking turns upload by upload (who goes first alternates), one
+/// upload in flight at a time; one [`Latency`] per host, in order.
 async fn part_b(
     args: &Args,
-    addr: std::net::SocketAddr,
+    addrs: &[std::net::SocketAddr],
     photo: &Photo,
-    mut ends: mpsc::UnboundedReceiver<StageEnd>,
-) -> anyhow::Result<Latency> {
-    let mut client = Client::connect(addr).await?;
+    ends: &mut mpsc::UnboundedReceiver<StageEnd>,
+) -> anyhow::Result<Vec<Latency>> {
+    let mut clients = Vec::new();
+    for addr in addrs {
+        clients.push(Client::connect(*addr).await?);
+    }
     let body = Bytes::from(photo.bytes.clone());
-    let mut latency = Latency {
-        samples: Vec::with_capacity(args.uploads),
-        thumbnail: None,
-        failures: Vec::new(),
-        attempted: args.uploads,
-    };
+    let mut latencies: Vec<Latency> = addrs
+        .iter()
+        .map(|_| Latency {
+            samples: Vec::with_capacity(args.uploads),
+            thumbnail: None,
+            failures: Vec::new(),
+            attempted: args.uploads,
+        })
+        .collect();
     let deadline = Duration::from_secs(args.timeout_secs);
     for n in 0..args.warmup_uploads + args.uploads {
         let timed = n >= args.warmup_uploads;
@@ -610,19 +851,30 @@ async fn part_b(
         } else {
             format!("bench/warmup-{n}.jpg")
         };
-        // Nothing from an earlier upload may count for this one.
-        while ends.try_recv().is_ok() {}
-        match upload(&mut client, &key, body.clone(), &mut ends, deadline).await {
-            Ok((sample, thumbnail)) => {
-                if timed {
-                    latency.samples.push(sample);
+        for turn in 0..clients.len() {
+            let which = if n % 2 == 0 {
+                turn
+            } else {
+                clients.len() - 1 - turn
+            };
+            let (Some(client), Some(latency)) = (clients.get_mut(which), latencies.get_mut(which))
+            else {
+                continue;
+            };
+            // Nothing from an earlier upload may count for this one.
+            while ends.try_recv().is_ok() {}
+            match upload(client, &key, body.clone(), ends, deadline).await {
+                Ok((sample, thumbnail)) => {
+                    if timed {
+                        latency.samples.push(sample);
+                    }
+                    latency.thumbnail = Some(thumbnail);
                 }
-                latency.thumbnail = Some(thumbnail);
+                Err(e) => latency.failures.push(format!("{key}: {e:#}")),
             }
-            Err(e) => latency.failures.push(format!("{key}: {e:#}")),
         }
     }
-    Ok(latency)
+    Ok(latencies)
 }
 
 /// One upload through every stage: when each stage was done, from just
@@ -670,37 +922,7 @@ async fn upload(
         );
         done.insert(end.component, end.at.duration_since(start));
     }
-    let request = client.request(
-        hyper::Method::GET,
-        &format!("/status/{key}"),
-        None,
-        Bytes::new(),
-    )?;
-    let (status, record) = client.send(request).await?;
-    anyhow::ensure!(
-        status == 200,
-        "GET /status/{key} answered {status}: {}",
-        String::from_utf8_lossy(&record)
-    );
-    let record: serde_json::Value =
-        serde_json::from_slice(&record).context("parsing the status record")?;
-    for stage in STAGES {
-        anyhow::ensure!(
-            record["stages"][stage]["state"] == "done",
-            "stage {stage} is not done in the status record: {record}"
-        );
-    }
-    let thumbnail = match record["thumbnails"].as_array().map(Vec::as_slice) {
-        Some([t]) => format!(
-            "`{}`, {}x{} {}, {} bytes",
-            t["recipe"].as_str().unwrap_or("?"),
-            t["width"],
-            t["height"],
-            t["content_type"].as_str().unwrap_or("?"),
-            t["bytes"]
-        ),
-        _ => anyhow::bail!("not exactly one thumbnail in the status record: {record}"),
-    };
+    let thumbnail = check_status(client, key).await?;
     let at = |stage: &str| {
         done.get(stage)
             .copied()
@@ -811,6 +1033,754 @@ async fn wait_subscribed(app: &App, redis: &Redis) -> anyhow::Result<()> {
     }
 }
 
+// ---------------------------------------------------------------- S3 mode
+
+/// What became of the S3 mode of part B.
+enum S3Outcome {
+    /// Measured on `server`.
+    Measured { latency: Latency, server: String },
+    /// Not measured, and why (radosgw missing, or it would not start).
+    NotMeasured(String),
+}
+
+/// The S3-mode host of part B and what it runs on.
+struct S3Side {
+    host: Host,
+    redis: Redis,
+    rgw: Rgw,
+}
+
+impl S3Side {
+    /// Start RGW, create the bucket, start a `redis-server` and the host of
+    /// `spin.toml` with `store=s3` on them.
+    async fn start(args: &Args, runtime: Arc<Runtime>, scratch: &Scratch) -> anyhow::Result<Self> {
+        let rgw = Rgw::start(&args.rgw_script, &scratch.0.join("rgw"))?;
+        rgw.create_bucket(S3_BUCKET).await?;
+        let redis = Redis::start(&scratch.0.join("redis-s3"))?;
+        let mut variables = vec![("redis_address".to_owned(), redis.url())];
+        variables.extend(rgw.pipeline_variables(S3_BUCKET));
+        eprintln!(
+            "loading {} again with store=s3 on {}...",
+            args.manifest.display(),
+            rgw.endpoint
+        );
+        let app = load_app(
+            runtime,
+            &args.manifest,
+            scratch.0.join("state-s3"),
+            variables,
+        )
+        .await?;
+        let host = Host::start(app, &redis, TriggerLimits::default()).await?;
+        Ok(Self { host, redis, rgw })
+    }
+}
+
+/// A throw-away Ceph RGW started by `scripts/s3/rgw.sh`, stopped on drop.
+struct Rgw {
+    script: PathBuf,
+    dir: PathBuf,
+    endpoint: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+    /// `radosgw --version`, for the doc.
+    version: String,
+}
+
+impl Rgw {
+    fn start(script: &Path, dir: &Path) -> anyhow::Result<Self> {
+        let missing: Vec<&str> = ["radosgw", "ceph-mon", "ceph-osd"]
+            .into_iter()
+            .filter(|tool| !on_path(tool))
+            .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "{} not installed (scripts/s3/rgw.sh install installs them)",
+            missing.join(", ")
+        );
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        eprintln!("starting Ceph RGW ({} start)...", script.display());
+        let out = Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .arg(dir)
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| format!("running {}", script.display()))?;
+        // From here on the daemons may be up: stop them on any error.
+        let mut rgw = Self {
+            script: script.to_owned(),
+            dir: dir.to_owned(),
+            endpoint: String::new(),
+            region: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            version: String::new(),
+        };
+        anyhow::ensure!(
+            out.status.success(),
+            "{} start failed ({}): {}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        let printed = String::from_utf8_lossy(&out.stdout);
+        let vars: BTreeMap<&str, &str> = printed
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .collect();
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| (*v).to_owned())
+                .with_context(|| format!("{} start printed no {name}", script.display()))
+        };
+        rgw.endpoint = get("S3_ENDPOINT")?;
+        rgw.region = get("S3_REGION")?;
+        rgw.access_key_id = get("S3_ACCESS_KEY_ID")?;
+        rgw.secret_access_key = get("S3_SECRET_ACCESS_KEY")?;
+        rgw.version = Command::new("radosgw")
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map_or("Ceph RGW (version unknown)".to_owned(), |v| {
+                // "ceph version 16.2.15 (<hash>) pacific (stable)": drop the hash.
+                let words: Vec<&str> = v
+                    .split_whitespace()
+                    .filter(|w| !w.starts_with('('))
+                    .collect();
+                format!("Ceph RGW, {}", words.join(" "))
+            });
+        Ok(rgw)
+    }
+
+    /// The pipeline variables that put the app's objects in `bucket` here.
+    fn pipeline_variables(&self, bucket: &str) -> Vec<(String, String)> {
+        [
+            ("store", "s3"),
+            ("s3_endpoint", self.endpoint.as_str()),
+            ("s3_region", self.region.as_str()),
+            ("s3_access_key_id", self.access_key_id.as_str()),
+            ("s3_secret_access_key", self.secret_access_key.as_str()),
+            ("s3_path_style", "true"),
+            ("bucket", bucket),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// CreateBucket (an existing bucket of ours is fine).
+    async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+        let config = thumbflow_s3::S3Config::new(
+            &self.endpoint,
+            &self.region,
+            &self.access_key_id,
+            &self.secret_access_key,
+            "true",
+        )
+        .context("the S3 settings rgw.sh printed")?;
+        let request = thumbflow_s3::S3Client::new(config)
+            .create_bucket(bucket)
+            .with_context(|| format!("signing CreateBucket {bucket}"))?;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .context("the CreateBucket method")?;
+        let mut builder = reqwest::Client::new().request(method, &request.url);
+        for (name, value) in &request.headers {
+            // reqwest sets the length from the body itself.
+            if name != "content-length" {
+                builder = builder.header(name, value);
+            }
+        }
+        let response = builder
+            .body(request.body)
+            .send()
+            .await
+            .with_context(|| format!("CreateBucket {bucket} on {}", self.endpoint))?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .context("reading the CreateBucket answer")?;
+        if status == 409 && String::from_utf8_lossy(&body).contains("BucketAlreadyOwnedByYou") {
+            return Ok(());
+        }
+        thumbflow_s3::check_status(status, &headers, &body)
+            .with_context(|| format!("CreateBucket {bucket} on {}", self.endpoint))
+    }
+}
+
+impl Drop for Rgw {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(&self.script)
+            .arg("stop")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Whether `program` is on `PATH`.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+// ---------------------------------------------------------------- throughput
+
+/// A corpus photo of the throughput part, with the content type a client
+/// that knows its file sends.
+struct CorpusPhoto {
+    name: String,
+    bytes: Bytes,
+    content_type: String,
+}
+
+/// The throughput part's figures.
+struct Throughput {
+    corpus: PathBuf,
+    /// Distinct photos uploaded, and their bytes together.
+    photos: usize,
+    photo_bytes: u64,
+    /// Corpus files the engine does not accept, left out.
+    left_out: Vec<String>,
+    rows: Vec<ThroughputRow>,
+    /// `TriggerLimits::default().concurrency` here.
+    default_concurrency: NonZeroUsize,
+    cores: usize,
+}
+
+/// One configuration: host trigger concurrency and client count.
+struct ThroughputRow {
+    host_concurrency: NonZeroUsize,
+    clients: usize,
+    attempted: usize,
+    /// End-to-end latency of every upload that went through every stage.
+    latencies: Vec<Duration>,
+    failures: Vec<String>,
+    /// Invocations the host reported failed during the timed uploads.
+    host_errors: Vec<String>,
+    /// From the first timed `PUT` to the last upload's end.
+    wall: Duration,
+    /// User + system CPU time of this process (host and clients) over `wall`.
+    cpu: Option<Duration>,
+    /// The same for the row's `redis-server`.
+    redis_cpu: Option<Duration>,
+}
+
+impl ThroughputRow {
+    fn per_second(&self) -> f64 {
+        let secs = self.wall.as_secs_f64();
+        if secs > 0.0 {
+            self.latencies.len() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    fn failed(&self) -> usize {
+        self.attempted.saturating_sub(self.latencies.len())
+    }
+}
+
+/// The host concurrencies measured with several clients: the ones asked
+/// for, and the default (the machine's cores) if missing.
+fn host_concurrencies(args: &Args) -> Vec<NonZeroUsize> {
+    let mut all = args.host_concurrency.clone();
+    all.push(TriggerLimits::default().concurrency);
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// One client and host concurrency 1 (one message at a time), then every
+/// host concurrency with `--clients` clients; each row on a fresh host.
+async fn throughput(
+    args: &Args,
+    runtime: &Arc<Runtime>,
+    core: &ThumbnailerCore<'_>,
+    scratch: &Scratch,
+    mut ends: mpsc::UnboundedReceiver<StageEnd>,
+) -> anyhow::Result<Throughput> {
+    let (photos, left_out) = read_corpus(&args.corpus, core)?;
+    anyhow::ensure!(
+        !photos.is_empty(),
+        "no file in {} that the thumbnail engine accepts: set THUMBFLOW_CORPUS or --corpus to a directory of photos",
+        args.corpus.display()
+    );
+    let photo_bytes = photos.iter().map(|p| p.bytes.len() as u64).sum();
+    let photos = Arc::new(photos);
+    let mut configs = vec![(NonZeroUsize::MIN, 1)];
+    for concurrency in host_concurrencies(args) {
+        configs.push((concurrency, args.clients.max(1)));
+    }
+    let mut rows = Vec::new();
+    for (index, (concurrency, clients)) in configs.into_iter().enumerate() {
+        eprintln!(
+            "throughput: host concurrency {concurrency}, {clients} client(s): {} warm-up, then {} timed uploads of {} corpus photos...",
+            args.throughput_warmup,
+            args.throughput_uploads,
+            photos.len()
+        );
+        let dir = scratch.0.join(format!("throughput-{index}"));
+        let (row, back) =
+            throughput_row(args, runtime, &dir, &photos, concurrency, clients, ends).await?;
+        ends = back;
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!(
+            "  {:.2} uploads/s, {} of {} failed",
+            row.per_second(),
+            row.failed(),
+            row.attempted
+        );
+        rows.push(row);
+    }
+    Ok(Throughput {
+        corpus: args.corpus.clone(),
+        photos: photos.len(),
+        photo_bytes,
+        left_out,
+        rows,
+        default_concurrency: TriggerLimits::default().concurrency,
+        cores: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+    })
+}
+
+/// The corpus files the engine accepts (probed with the pipeline's default
+/// limits), by name, and the names of those left out.
+fn read_corpus(
+    dir: &Path,
+    core: &ThumbnailerCore<'_>,
+) -> anyhow::Result<(Vec<CorpusPhoto>, Vec<String>)> {
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!(
+            "reading the corpus {} (set THUMBFLOW_CORPUS or --corpus)",
+            dir.display()
+        )
+    })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("listing {}", dir.display()))?
+            .path();
+        if path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    let (mut photos, mut left_out) = (Vec::new(), Vec::new());
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        match core.probe(&bytes, &PIPELINE_IMAGE_LIMITS) {
+            Ok(info) => photos.push(CorpusPhoto {
+                name,
+                bytes: Bytes::from(bytes),
+                content_type: format!("image/{}", info.format),
+            }),
+            Err(_) => left_out.push(name),
+        }
+    }
+    Ok((photos, left_out))
+}
+
+/// One row on a fresh `redis-server`, key-value database and host.
+async fn throughput_row(
+    args: &Args,
+    runtime: &Arc<Runtime>,
+    dir: &Path,
+    photos: &Arc<Vec<CorpusPhoto>>,
+    concurrency: NonZeroUsize,
+    clients: usize,
+    mut ends: mpsc::UnboundedReceiver<StageEnd>,
+) -> anyhow::Result<(ThroughputRow, mpsc::UnboundedReceiver<StageEnd>)> {
+    let redis = Redis::start(&dir.join("redis"))?;
+    let app = load_app(
+        runtime.clone(),
+        &args.manifest,
+        dir.join("state"),
+        vec![("redis_address".to_owned(), redis.url())],
+    )
+    .await?;
+    let notifier = STAGES[3];
+    let channel = app
+        .redis
+        .iter()
+        .find(|s| s.component == notifier)
+        .map(|s| s.channel.clone())
+        .with_context(|| format!("the manifest has no Redis trigger for {notifier:?}"))?;
+    let limits = TriggerLimits {
+        concurrency,
+        ..TriggerLimits::default()
+    };
+    let host = Host::start(app.clone(), &redis, limits).await?;
+    while ends.try_recv().is_ok() {}
+    let tracker = Arc::new(std::sync::Mutex::new(Tracker::default()));
+    let created = watch_created(&redis, &channel, tracker.clone()).await?;
+    let (stop_ends, ends_task) = watch_ends(ends, tracker.clone());
+    let deadline = Duration::from_secs(args.timeout_secs);
+    let batch = |prefix: String, total: usize| Batch {
+        addr: host.addr,
+        clients,
+        photos: photos.clone(),
+        prefix,
+        total,
+        tracker: tracker.clone(),
+        deadline,
+    };
+
+    let warm = batch(
+        format!("warmup/c{concurrency}-k{clients}"),
+        args.throughput_warmup,
+    )
+    .run()
+    .await;
+    let warm_failures: Vec<String> = warm.into_iter().filter_map(Result::err).collect();
+    print_some("throughput warm-up", &warm_failures);
+    lock(&tracker).errors.clear();
+
+    let redis_pid = redis.pid();
+    let (cpu_before, redis_before) = (cpu_time(std::process::id()), cpu_time(redis_pid));
+    let start = Instant::now();
+    let outcomes = batch(
+        format!("throughput/c{concurrency}-k{clients}"),
+        args.throughput_uploads,
+    )
+    .run()
+    .await;
+    let wall = start.elapsed();
+    let (cpu_after, redis_after) = (cpu_time(std::process::id()), cpu_time(redis_pid));
+    let host_errors = std::mem::take(&mut lock(&tracker).errors);
+
+    // Untimed: every completed upload's status record says done.
+    let mut latencies = Vec::new();
+    let mut failures = Vec::new();
+    let mut client = Client::connect(host.addr).await?;
+    for outcome in outcomes {
+        match outcome {
+            Ok((key, latency)) => match check_status(&mut client, &key).await {
+                Ok(_) => latencies.push(latency),
+                Err(e) => failures.push(format!("{key}: {e:#}")),
+            },
+            Err(e) => failures.push(e),
+        }
+    }
+    drop(client);
+    host.stop().await;
+    created.abort();
+    let _ = stop_ends.send(());
+    let ends = ends_task
+        .await
+        .context("the bench's event watcher failed")?;
+    drop(app);
+    drop(redis);
+    let row = ThroughputRow {
+        host_concurrency: concurrency,
+        clients,
+        attempted: args.throughput_uploads,
+        latencies,
+        failures,
+        host_errors,
+        wall,
+        cpu: cpu_after.zip(cpu_before).map(|(a, b)| a.saturating_sub(b)),
+        redis_cpu: redis_after
+            .zip(redis_before)
+            .map(|(a, b)| a.saturating_sub(b)),
+    };
+    Ok((row, ends))
+}
+
+/// Uploads made by several clients at once, each client uploading a photo,
+/// waiting until the notifier has handled it, then uploading the next.
+struct Batch {
+    addr: std::net::SocketAddr,
+    clients: usize,
+    photos: Arc<Vec<CorpusPhoto>>,
+    /// Keys are `{prefix}/{n:04}-{photo name}`.
+    prefix: String,
+    total: usize,
+    tracker: Arc<std::sync::Mutex<Tracker>>,
+    /// Longest wait for one upload's notifier.
+    deadline: Duration,
+}
+
+impl Batch {
+    /// Per upload: its key and end-to-end latency, or what went wrong.
+    async fn run(self) -> Vec<Result<(String, Duration), String>> {
+        let batch = Arc::new(self);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..batch.clients {
+            let (batch, next) = (batch.clone(), next.clone());
+            tasks.push(tokio::spawn(async move { batch.client(&next).await }));
+        }
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            match task.await {
+                Ok(list) => outcomes.extend(list),
+                Err(e) => outcomes.push(Err(format!("a client task failed: {e}"))),
+            }
+        }
+        outcomes
+    }
+
+    /// One client: uploads until every upload of the batch was taken.
+    async fn client(
+        &self,
+        next: &std::sync::atomic::AtomicUsize,
+    ) -> Vec<Result<(String, Duration), String>> {
+        let mut outcomes = Vec::new();
+        let mut client = match Client::connect(self.addr).await {
+            Ok(client) => client,
+            Err(e) => {
+                outcomes.push(Err(format!("{e:#}")));
+                return outcomes;
+            }
+        };
+        loop {
+            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n >= self.total {
+                return outcomes;
+            }
+            let Some(photo) = self.photos.get(n % self.photos.len().max(1)) else {
+                return outcomes;
+            };
+            let key = format!("{}/{n:04}-{}", self.prefix, photo.name);
+            outcomes.push(
+                self.upload(&mut client, &key, photo)
+                    .await
+                    .map(|latency| (key.clone(), latency))
+                    .map_err(|e| format!("{key}: {e:#}")),
+            );
+        }
+    }
+
+    /// `PUT` one photo and wait for its notifier: the time between.
+    async fn upload(
+        &self,
+        client: &mut Client,
+        key: &str,
+        photo: &CorpusPhoto,
+    ) -> anyhow::Result<Duration> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.tracker).waiting.insert(key.to_owned(), tx);
+        let result = async {
+            let request = client.request(
+                hyper::Method::PUT,
+                &format!("/objects/{key}"),
+                Some(&photo.content_type),
+                photo.bytes.clone(),
+            )?;
+            let start = Instant::now();
+            let (status, answer) = client.send(request).await?;
+            anyhow::ensure!(
+                status == 201,
+                "PUT answered {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
+            let done = tokio::time::timeout(self.deadline, rx)
+                .await
+                .map_err(|_| anyhow::anyhow!("not through every stage after {:?}", self.deadline))?
+                .context("the bench stopped watching the host's events")?;
+            Ok(done.saturating_duration_since(start))
+        }
+        .await;
+        if result.is_err() {
+            lock(&self.tracker).waiting.remove(key);
+        }
+        result
+    }
+}
+
+/// Matches notifier ends to uploads: the host's end event names the
+/// thumbnail-created event's id, which the bench's own subscription maps
+/// to the upload's key. Either may come first.
+#[derive(Default)]
+struct Tracker {
+    /// Notifier ends not matched yet, by event id.
+    ends: HashMap<String, Instant>,
+    /// Thumbnail-created events not matched yet: id to the object's key.
+    keys: HashMap<String, String>,
+    /// Uploads waiting for their end, by key.
+    waiting: HashMap<String, tokio::sync::oneshot::Sender<Instant>>,
+    /// Invocations the host reported failed.
+    errors: Vec<String>,
+}
+
+impl Tracker {
+    fn ended(&mut self, end: StageEnd) {
+        if end.level != tracing::Level::DEBUG {
+            self.errors.push(format!(
+                "{} on event {}: {}",
+                end.component, end.event, end.message
+            ));
+            return;
+        }
+        if end.component != STAGES[3] {
+            return;
+        }
+        match self.keys.remove(&end.event) {
+            Some(key) => self.done(&key, end.at),
+            None => {
+                self.ends.insert(end.event, end.at);
+            }
+        }
+    }
+
+    fn created(&mut self, id: String, key: String) {
+        match self.ends.remove(&id) {
+            Some(at) => self.done(&key, at),
+            None => {
+                self.keys.insert(id, key);
+            }
+        }
+    }
+
+    fn done(&mut self, key: &str, at: Instant) {
+        if let Some(waiter) = self.waiting.remove(key) {
+            let _ = waiter.send(at);
+        }
+    }
+}
+
+/// The tracker, even if a holder panicked (its maps stay usable).
+fn lock(tracker: &std::sync::Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
+    tracker
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Feed the host's Redis-trigger ends to `tracker` until told to stop;
+/// the receiver comes back for the next row.
+fn watch_ends(
+    mut ends: mpsc::UnboundedReceiver<StageEnd>,
+    tracker: Arc<std::sync::Mutex<Tracker>>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<mpsc::UnboundedReceiver<StageEnd>>,
+) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                end = ends.recv() => match end {
+                    Some(end) => lock(&tracker).ended(end),
+                    None => break,
+                },
+                _ = &mut stopped => break,
+            }
+        }
+        ends
+    });
+    (stop, task)
+}
+
+/// Subscribe to the thumbnail-created channel (confirmed before this
+/// returns) and feed each event's id and key to `tracker`.
+async fn watch_created(
+    redis: &Redis,
+    channel: &str,
+    tracker: Arc<std::sync::Mutex<Tracker>>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let client = redis::Client::open(redis.url())?;
+    let mut pubsub = client
+        .get_async_pubsub()
+        .await
+        .with_context(|| format!("subscribing to {} on {}", channel, redis.url()))?;
+    pubsub
+        .subscribe(channel)
+        .await
+        .with_context(|| format!("subscribing to {} on {}", channel, redis.url()))?;
+    Ok(tokio::spawn(async move {
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = futures::StreamExt::next(&mut messages).await {
+            if let Ok((attrs, created)) =
+                thumbflow_events::parse_thumbnail_created(message.get_payload_bytes())
+            {
+                lock(&tracker).created(attrs.id, created.key);
+            }
+        }
+    }))
+}
+
+/// `GET /status/{key}`: every stage done and a thumbnail listed; the
+/// thumbnail as the record lists it.
+async fn check_status(client: &mut Client, key: &str) -> anyhow::Result<String> {
+    let request = client.request(
+        hyper::Method::GET,
+        &format!("/status/{key}"),
+        None,
+        Bytes::new(),
+    )?;
+    let (status, record) = client.send(request).await?;
+    anyhow::ensure!(
+        status == 200,
+        "GET /status/{key} answered {status}: {}",
+        String::from_utf8_lossy(&record)
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&record).context("parsing the status record")?;
+    for stage in STAGES {
+        anyhow::ensure!(
+            record["stages"][stage]["state"] == "done",
+            "stage {stage} is not done in the status record: {record}"
+        );
+    }
+    match record["thumbnails"].as_array().map(Vec::as_slice) {
+        Some([t]) => Ok(format!(
+            "`{}`, {}x{} {}, {} bytes",
+            t["recipe"].as_str().unwrap_or("?"),
+            t["width"],
+            t["height"],
+            t["content_type"].as_str().unwrap_or("?"),
+            t["bytes"]
+        )),
+        _ => anyhow::bail!("not exactly one thumbnail in the status record: {record}"),
+    }
+}
+
+/// User + system CPU time process `pid` has used so far (all its threads),
+/// from `/proc/PID/stat`; `None` where that cannot be read.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces;
+    // after it come field 3 (state) onwards: utime is field 14, stime 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / clock_ticks() as f64,
+    ))
+}
+
+/// Clock ticks per second of `/proc` CPU times (`getconf CLK_TCK`; 100 on
+/// every mainstream Linux if that cannot be run).
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|&t: &u64| t > 0)
+            .unwrap_or(100)
+    })
+}
+
 // ---------------------------------------------------------------- set-up
 
 /// The photo of part B.
@@ -824,19 +1794,10 @@ struct Photo {
 
 impl Photo {
     /// Read it, and its format and size as the thumbnail engine sees them.
-    fn read(runtime: &Runtime, path: &Path, engine: &Path) -> anyhow::Result<Self> {
+    fn read(core: &ThumbnailerCore<'_>, path: &Path) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let core = ThumbnailerCore::load(runtime, engine)
-            .with_context(|| format!("loading {} (build it: make build)", engine.display()))?;
-        let limits = ImageLimits {
-            max_pixels: 100_000_000,
-            max_side: 16_384,
-            max_input_bytes: 64 << 20,
-            max_frames: 10_000,
-            memory_budget: 1 << 30,
-        };
         let info = core
-            .probe(&bytes, &limits)
+            .probe(&bytes, &PIPELINE_IMAGE_LIMITS)
             .with_context(|| format!("probing {}", path.display()))?;
         Ok(Self {
             path: path.to_owned(),
@@ -914,6 +1875,10 @@ impl Redis {
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
@@ -1012,9 +1977,13 @@ fn commit() -> Option<String> {
 
 // ---------------------------------------------------------------- report
 
+/// What the parts measured; `None` for a part that did not run.
+#[derive(Default)]
 struct Report {
-    overhead: Vec<Overhead>,
-    latency: Latency,
+    overhead: Option<Vec<Overhead>>,
+    latency: Option<Latency>,
+    s3: Option<S3Outcome>,
+    throughput: Option<Throughput>,
 }
 
 /// Nearest-rank percentile of sorted samples.
@@ -1033,8 +2002,9 @@ fn mean(samples: &[Duration]) -> Duration {
     }
 }
 
-/// p50, p95, p99, max and mean of some samples.
+/// p50, p95, p99, min, max and mean of some samples.
 struct Stats {
+    min: Duration,
     p50: Duration,
     p95: Duration,
     p99: Duration,
@@ -1047,6 +2017,7 @@ impl Stats {
         let mut sorted = samples.to_vec();
         sorted.sort();
         Self {
+            min: sorted.first().copied().unwrap_or_default(),
             p50: percentile(&sorted, 50.0),
             p95: percentile(&sorted, 95.0),
             p99: percentile(&sorted, 99.0),
@@ -1066,7 +2037,22 @@ fn ms(d: Duration) -> String {
 
 impl Report {
     fn ok(&self) -> bool {
-        self.overhead.iter().all(|o| o.failures.is_empty()) && self.latency.failures.is_empty()
+        let overhead = self
+            .overhead
+            .iter()
+            .flatten()
+            .all(|o| o.failures.is_empty());
+        let latency = self.latency.iter().all(|l| l.failures.is_empty());
+        let s3 = match &self.s3 {
+            Some(S3Outcome::Measured { latency, .. }) => latency.failures.is_empty(),
+            Some(S3Outcome::NotMeasured(_)) | None => true,
+        };
+        let throughput = self
+            .throughput
+            .iter()
+            .flat_map(|t| &t.rows)
+            .all(|r| r.failed() == 0);
+        overhead && latency && s3 && throughput
     }
 
     /// The markdown section (without the marker lines).
@@ -1076,11 +2062,21 @@ impl Report {
             s.push_str(line);
             s.push('\n');
         };
-        add("## Pipeline: host overhead and end-to-end latency (issue 3)");
+        add(
+            "## Pipeline: host overhead, end-to-end latency, S3 mode, throughput (issues 3, 9, 13)",
+        );
         add("");
-        add("Generated by `make bench-pipeline` (`target/release/thumbflow-pipeline-bench`); do not edit by hand, rerun it.");
+        add("Generated by `make bench-pipeline` (`target/host/thumbflow-pipeline-bench`); do not edit by hand, rerun it.");
         add("");
-        add("- Command: `make bench-pipeline`");
+        let command = if args.only.is_empty() {
+            "`make bench-pipeline`".to_owned()
+        } else {
+            format!(
+                "`thumbflow-pipeline-bench --only ...` ({} part(s) only)",
+                args.only.len()
+            )
+        };
+        add(&format!("- Command: {command}"));
         add(&format!(
             "- Machine: {}, {} RAM, {}",
             machine.cpus, machine.ram, machine.kernel
@@ -1093,130 +2089,336 @@ impl Report {
         let profile = if cfg!(debug_assertions) {
             "**debug** (not comparable)"
         } else {
-            "`release`"
+            "`host` (optimized, no LTO)"
         };
         add(&format!(
-            "- Build: host {profile} profile; components wasm32-wasip2 `release` (`make build`), the files `{}` names, composed with their engines; wasmtime with the pooling allocator and epoch deadlines, as `thumbflow up` runs them",
+            "- Build: host {profile} profile; components wasm32-wasip2 `release` (`make build`), the files `{}` names, composed with their engines; wasmtime with the pooling allocator and epoch deadlines, as `thumbflow up` runs them (compiled once per run: later app loads of the run read a compile cache in the bench's scratch directory)",
             args.manifest.display()
         ));
         add("");
-
-        add("### Per-stage host overhead");
-        add("");
-        add(&format!(
-            "What one trigger invocation costs the host, timed {} times per stage and measure after {} warm-up rounds, one invocation at a time (stages and measures interleaved round by round, so background load on the machine falls on all alike):",
-            args.iterations, args.warmup
-        ));
-        add("");
-        add("- **instantiate**: a new store (WASI context, grants, memory limit, deadline) + a fresh instance from the component's pre-instance + dropping the store;");
-        add("- **instantiate + call**: the same plus one call of the trigger export (`wasi:http/incoming-handler` or `fermyon:spin/inbound-redis`) with the minimal input below, the guest's captured stdout/stderr read back as the trigger does to log it, and for HTTP the response and its body read. The call includes the guest's own minimal work, so it is an upper bound on the host's share. The HTTP server (hyper parsing and writing) is not in it; it is in the end-to-end figures.");
-        add("");
-        add("Minimal inputs (no image work anywhere; every answer is checked, and a trap, guest error or unexpected answer counts as a failure):");
-        add("");
-        for row in &self.overhead {
-            add(&format!("- {}: {}.", row.stage, row.what));
+        if let Some(overhead) = &self.overhead {
+            overhead_section(&mut add, args, overhead);
         }
-        add("");
-        add("| stage | instantiate p50 µs | p95 µs | mean µs | instantiate + call p50 µs | p95 µs | p99 µs | mean µs | failures | < 1 ms (p95 of instantiate + call) |");
-        add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-        for row in &self.overhead {
-            let i = Stats::of(&row.instantiate);
-            let c = Stats::of(&row.call);
-            add(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                row.stage,
-                us(i.p50),
-                us(i.p95),
-                us(i.mean),
-                us(c.p50),
-                us(c.p95),
-                us(c.p99),
-                us(c.mean),
-                row.failures.len(),
-                verdict(&row.call, row.failures.len())
-            ));
+        if let Some(latency) = &self.latency {
+            latency_section(&mut add, args, photo, latency, self.s3.is_some());
         }
-        add("");
-        let met: Vec<&str> = self
-            .overhead
-            .iter()
-            .filter(|r| goal_met(&r.call, r.failures.len()))
-            .map(|r| r.stage)
-            .collect();
-        let missed: Vec<&str> = self
-            .overhead
-            .iter()
-            .filter(|r| !goal_met(&r.call, r.failures.len()))
-            .map(|r| r.stage)
-            .collect();
-        add(&format!(
-            "Goal (under 1 ms host overhead per stage invocation, judged on the p95 of instantiate + call): {}.",
-            match (met.is_empty(), missed.is_empty()) {
-                (_, true) => "**met for every stage**".to_owned(),
-                (true, _) => "**not met for any stage**".to_owned(),
-                _ => format!(
-                    "met for {}; **not met for {}**",
-                    met.join(", "),
-                    missed.join(", ")
-                ),
-            }
-        ));
-        add("");
-
-        add("### End to end");
-        add("");
-        add(&format!(
-            "{} uploads of `{}` ({} bytes, {}x{} {}, a real photo), after {} warm-up uploads not counted, one at a time, each under its own key (`PUT /objects/bench/upload-NNN.jpg`), through the whole pipeline: a `redis-server` of the bench's own on a free port, and the host in-process (`thumbflow::up::run` with `{}` and its default variables, HTTP on 127.0.0.1 port 0), client and host in one process on the same machine, over one keep-alive connection. Each upload made one thumbnail: {}.",
-            self.latency.attempted,
-            photo.path.display(),
-            photo.bytes.len(),
-            photo.width,
-            photo.height,
-            photo.format.to_uppercase(),
-            args.warmup_uploads,
-            args.manifest.display(),
-            self.latency.thumbnail.as_deref().unwrap_or("none (every upload failed)"),
-        ));
-        add("");
-        add("Clock: from just before the `PUT` to the moment the host's notifier invocation for that upload returned (its status record written), taken in-process from the event the host's Redis trigger emits when an invocation ends (`thumbflow::trigger::redis`), so no polling interval is in the figures; the normalizer and thumbnailer rows are their invocations' ends the same way, the gateway row is when the `201` answer was read. A stage's end comes after it has published its event, so the next stage already runs meanwhile: on a busy machine a stage can be reported done after the next one (its row can exceed the next row). One `GET /status/...` afterwards (not timed) checks that all four stages say `done` and a thumbnail is listed.");
-        add("");
-        add(
-            "| stage done, counted from just before the PUT | p50 ms | p95 ms | max ms | mean ms |",
-        );
-        add("|---|---:|---:|---:|---:|");
-        let names = [
-            "gateway (`201` read by the client)",
-            "normalizer",
-            "thumbnailer (includes the image work)",
-            "notifier = **end to end**",
-        ];
-        for (index, name) in names.iter().enumerate() {
-            let samples: Vec<Duration> = self.latency.samples.iter().map(|s| s[index]).collect();
-            let st = Stats::of(&samples);
-            add(&format!(
-                "| {name} | {} | {} | {} | {} |",
-                ms(st.p50),
-                ms(st.p95),
-                ms(st.max),
-                ms(st.mean)
-            ));
+        if let Some(s3) = &self.s3 {
+            s3_section(&mut add, self.latency.as_ref(), s3);
         }
-        add("");
-        add(&format!(
-            "Uploads completed: {} of {}; failures: {}.",
-            self.latency.samples.len(),
-            self.latency.attempted,
-            self.latency.failures.len()
-        ));
+        if let Some(throughput) = &self.throughput {
+            throughput_section(&mut add, args, throughput);
+        }
         s
     }
 
     fn print_failures(&self) {
-        for row in &self.overhead {
+        for row in self.overhead.iter().flatten() {
             print_some(&format!("part A, {}", row.stage), &row.failures);
         }
-        print_some("part B", &self.latency.failures);
+        if let Some(latency) = &self.latency {
+            print_some("part B (KV mode)", &latency.failures);
+        }
+        if let Some(S3Outcome::Measured { latency, .. }) = &self.s3 {
+            print_some("part B (S3 mode)", &latency.failures);
+        }
+        for row in self.throughput.iter().flat_map(|t| &t.rows) {
+            let what = format!(
+                "throughput, host concurrency {}, {} client(s)",
+                row.host_concurrency, row.clients
+            );
+            print_some(&what, &row.failures);
+            print_some(&format!("{what}, host-reported errors"), &row.host_errors);
+        }
     }
+}
+
+fn overhead_section(add: &mut impl FnMut(&str), args: &Args, overhead: &[Overhead]) {
+    add("### Per-stage host overhead");
+    add("");
+    add(&format!(
+        "What one trigger invocation costs the host, timed {} times per stage and measure after {} warm-up rounds, one invocation at a time (stages and measures interleaved round by round, so background load on the machine falls on all alike):",
+        args.iterations, args.warmup
+    ));
+    add("");
+    add("- **instantiate**: a new store (WASI context, grants, memory limit, deadline) + a fresh instance from the component's pre-instance + dropping the store;");
+    add("- **instantiate + call**: the same plus one call of the trigger export (`wasi:http/incoming-handler` or `fermyon:spin/inbound-redis`) with the minimal input below, the guest's captured stdout/stderr read back as the trigger does to log it, and for HTTP the response and its body read. The call includes the guest's own minimal work, so it is an upper bound on the host's share. The HTTP server (hyper parsing and writing) is not in it; it is in the end-to-end figures.");
+    add("");
+    add("Minimal inputs (no image work anywhere; every answer is checked, and a trap, guest error or unexpected answer counts as a failure):");
+    add("");
+    for row in overhead {
+        add(&format!("- {}: {}.", row.stage, row.what));
+    }
+    add("");
+    add("| stage | instantiate p50 µs | p95 µs | mean µs | instantiate + call p50 µs | p95 µs | p99 µs | mean µs | failures | < 1 ms (p95 of instantiate + call) |");
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for row in overhead {
+        let i = Stats::of(&row.instantiate);
+        let c = Stats::of(&row.call);
+        add(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.stage,
+            us(i.p50),
+            us(i.p95),
+            us(i.mean),
+            us(c.p50),
+            us(c.p95),
+            us(c.p99),
+            us(c.mean),
+            row.failures.len(),
+            verdict(&row.call, row.failures.len())
+        ));
+    }
+    add("");
+    let met: Vec<&str> = overhead
+        .iter()
+        .filter(|r| goal_met(&r.call, r.failures.len()))
+        .map(|r| r.stage)
+        .collect();
+    let missed: Vec<&str> = overhead
+        .iter()
+        .filter(|r| !goal_met(&r.call, r.failures.len()))
+        .map(|r| r.stage)
+        .collect();
+    add(&format!(
+        "Goal (under 1 ms host overhead per stage invocation, judged on the p95 of instantiate + call): {}.",
+        match (met.is_empty(), missed.is_empty()) {
+            (_, true) => "**met for every stage**".to_owned(),
+            (true, _) => "**not met for any stage**".to_owned(),
+            _ => format!(
+                "met for {}; **not met for {}**",
+                met.join(", "),
+                missed.join(", ")
+            ),
+        }
+    ));
+    add("");
+}
+
+fn latency_section(
+    add: &mut impl FnMut(&str),
+    args: &Args,
+    photo: &Photo,
+    latency: &Latency,
+    with_s3: bool,
+) {
+    add("### End to end");
+    add("");
+    add(&format!(
+        "{} uploads of `{}` ({} bytes, {}x{} {}, a real photo), after {} warm-up uploads not counted, one at a time, each under its own key (`PUT /objects/bench/upload-NNN.jpg`), through the whole pipeline: a `redis-server` of the bench's own on a free port, and the host in-process (`thumbflow::up::run_with` with `{}` and its default variables, the default trigger limits, HTTP on 127.0.0.1 port 0), client and host in one process on the same machine, over one keep-alive connection.{} Each upload made one thumbnail: {}.",
+        latency.attempted,
+        photo.path.display(),
+        photo.bytes.len(),
+        photo.width,
+        photo.height,
+        photo.format.to_uppercase(),
+        args.warmup_uploads,
+        args.manifest.display(),
+        if with_s3 {
+            " The S3-mode uploads of the next section took turns with these, upload by upload (still one in flight at a time)."
+        } else {
+            ""
+        },
+        latency.thumbnail.as_deref().unwrap_or("none (every upload failed)"),
+    ));
+    add("");
+    add("Clock: from just before the `PUT` to the moment the host's notifier invocation for that upload returned (its status record written), taken in-process from the event the host's Redis trigger emits when an invocation ends (`thumbflow::trigger::redis`), so no polling interval is in the figures; the normalizer and thumbnailer rows are their invocations' ends the same way, the gateway row is when the `201` answer was read. A stage's end comes after it has published its event, so the next stage already runs meanwhile: on a busy machine a stage can be reported done after the next one (its row can exceed the next row). One `GET /status/...` afterwards (not timed) checks that all four stages say `done` and a thumbnail is listed.");
+    add("");
+    add("| stage done, counted from just before the PUT | p50 ms | p95 ms | max ms | mean ms |");
+    add("|---|---:|---:|---:|---:|");
+    let names = [
+        "gateway (`201` read by the client)",
+        "normalizer",
+        "thumbnailer (includes the image work)",
+        "notifier = **end to end**",
+    ];
+    for (index, name) in names.iter().enumerate() {
+        let samples: Vec<Duration> = latency.samples.iter().map(|s| s[index]).collect();
+        let st = Stats::of(&samples);
+        add(&format!(
+            "| {name} | {} | {} | {} | {} |",
+            ms(st.p50),
+            ms(st.p95),
+            ms(st.max),
+            ms(st.mean)
+        ));
+    }
+    add("");
+    add(&format!(
+        "Uploads completed: {} of {}; failures: {}.",
+        latency.samples.len(),
+        latency.attempted,
+        latency.failures.len()
+    ));
+    add("");
+}
+
+fn s3_section(add: &mut impl FnMut(&str), kv: Option<&Latency>, s3: &S3Outcome) {
+    add("### S3 mode beside KV mode (issue 9)");
+    add("");
+    let (latency, server) = match s3 {
+        S3Outcome::Measured { latency, server } => (latency, server),
+        S3Outcome::NotMeasured(reason) => {
+            add(&format!(
+                "**S3 row skipped**: not measured in this run: {reason}."
+            ));
+            add("");
+            return;
+        }
+    };
+    add(&format!(
+        "The same uploads of the same photo, timed the same way, on a second host in the same process whose app is the same `spin.toml` with `store=s3`: originals and thumbnails in a bucket (`{S3_BUCKET}`, made with CreateBucket) of a real Ceph RADOS Gateway ({server}; single node on loopback, OSD on `memstore`, started by `scripts/s3/rgw.sh`), path-style SigV4 requests from the gateway and thumbnailer; status records stay in the key-value store. Each mode has its own `redis-server` and key-value database; the two hosts took turns upload by upload (one upload in flight at a time, who goes first alternating), so background load on the machine fell on both alike. In S3 mode the gateway's `PUT` stores the photo with a `PutObject` to RGW, and the thumbnailer reads it back (`HeadObject`, `GetObject`) and writes the thumbnail with a `PutObject`."
+    ));
+    add("");
+    add("| store | uploads completed | failures | gateway `201` p50 ms | end to end p50 ms | p95 ms | mean ms | min ms | max ms |");
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let row = |add: &mut dyn FnMut(&str), name: &str, l: &Latency| {
+        let gateway: Vec<Duration> = l.samples.iter().map(|s| s[0]).collect();
+        let end: Vec<Duration> = l.samples.iter().map(|s| s[3]).collect();
+        let e = Stats::of(&end);
+        add(&format!(
+            "| {name} | {} of {} | {} | {} | {} | {} | {} | {} | {} |",
+            l.samples.len(),
+            l.attempted,
+            l.failures.len(),
+            ms(Stats::of(&gateway).p50),
+            ms(e.p50),
+            ms(e.p95),
+            ms(e.mean),
+            ms(e.min),
+            ms(e.max)
+        ));
+    };
+    if let Some(kv) = kv {
+        row(add, "`kv` (the app's key-value store, SQLite)", kv);
+    }
+    row(add, "`s3` (Ceph RGW on loopback)", latency);
+    add("");
+    if let Some(kv) = kv {
+        let end = |l: &Latency| Stats::of(&l.samples.iter().map(|s| s[3]).collect::<Vec<_>>());
+        let (k, s) = (end(kv), end(latency));
+        if !k.p50.is_zero() {
+            add(&format!(
+                "S3 mode vs KV mode, end to end: p50 {:+.1} ms ({:.2}x), p95 {:+.1} ms.",
+                (s.p50.as_secs_f64() - k.p50.as_secs_f64()) * 1e3,
+                s.p50.as_secs_f64() / k.p50.as_secs_f64(),
+                (s.p95.as_secs_f64() - k.p95.as_secs_f64()) * 1e3,
+            ));
+            add("");
+        }
+    }
+}
+
+fn throughput_section(add: &mut impl FnMut(&str), args: &Args, t: &Throughput) {
+    add("### Throughput at concurrency (issue 13)");
+    add("");
+    let left_out = if t.left_out.is_empty() {
+        "none left out".to_owned()
+    } else {
+        format!(
+            "left out as not accepted by the engine: {}",
+            t.left_out
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    add(&format!(
+        "{} uploads per row of the {} corpus photos the thumbnail engine accepts (`{}`, {:.1} MiB together, {}; cycled in name order, each upload under its own key, with the content type of its format), after {} untimed warm-up uploads per row. Each of the row's clients has its own keep-alive connection and uploads a photo (`PUT /objects/...`), waits until the notifier has handled it, then uploads the next: a row never has more uploads in flight than clients. Each row runs on a fresh `redis-server`, a fresh key-value database and a fresh host (`thumbflow::up::run_with` with `TriggerLimits {{ concurrency, .. }}`: each Redis subscription, and the HTTP trigger, runs at most `concurrency` events at once, the rest wait in order), the instance pool sized for every trigger at the highest concurrency (`InstancePool::for_triggers`). Rows ran in the order listed.",
+        args.throughput_uploads,
+        t.photos,
+        t.corpus.display(),
+        t.photo_bytes as f64 / (1024.0 * 1024.0),
+        left_out,
+        args.throughput_warmup,
+    ));
+    add("");
+    add(&format!(
+        "Latency: from just before an upload's `PUT` to the end of its notifier invocation (the host's Redis-trigger event, matched to the upload through the thumbnail-created event the bench also receives on Redis); afterwards (not timed) a `GET /status/...` per upload checks that all four stages say `done` and a thumbnail is listed, and an upload that fails it, fails its `PUT`, or is not through every stage within {} s counts as a failure. Wall time: from the first timed `PUT` to the last upload's end. CPU utilisation: user + system CPU time (`/proc/PID/stat`) over the wall time, divided by the machine's {} cores: of this process (the host and the clients; the clients' share is small) and, apart, of the row's `redis-server`.",
+        args.timeout_secs,
+        t.cores,
+    ));
+    add("");
+    let baseline = t
+        .rows
+        .iter()
+        .find(|r| r.host_concurrency == NonZeroUsize::MIN && r.clients == 1);
+    add("| host concurrency | clients | uploads completed | failures | wall s | uploads/s | vs one at a time | p50 ms | p95 ms | max ms | CPU, this process | CPU, redis-server |");
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &t.rows {
+        let st = Stats::of(&row.latencies);
+        let ratio = baseline
+            .map(ThroughputRow::per_second)
+            .filter(|b| *b > 0.0)
+            .map_or("-".to_owned(), |b| format!("{:.2}x", row.per_second() / b));
+        let util = |cpu: Option<Duration>| {
+            cpu.map_or("-".to_owned(), |c| {
+                let wall = row.wall.as_secs_f64() * t.cores as f64;
+                if wall > 0.0 {
+                    format!("{:.0}%", 100.0 * c.as_secs_f64() / wall)
+                } else {
+                    "-".to_owned()
+                }
+            })
+        };
+        let default = if row.host_concurrency == t.default_concurrency && row.clients > 1 {
+            " (default)"
+        } else {
+            ""
+        };
+        add(&format!(
+            "| {}{default} | {} | {} of {} | {} | {:.2} | {:.2} | {ratio} | {} | {} | {} | {} | {} |",
+            row.host_concurrency,
+            row.clients,
+            row.latencies.len(),
+            row.attempted,
+            row.failed(),
+            row.wall.as_secs_f64(),
+            row.per_second(),
+            ms(st.p50),
+            ms(st.p95),
+            ms(st.max),
+            util(row.cpu),
+            util(row.redis_cpu),
+        ));
+    }
+    add("");
+    let many = |concurrency: NonZeroUsize| {
+        t.rows
+            .iter()
+            .find(|r| r.host_concurrency == concurrency && r.clients > 1)
+    };
+    let at_default = many(t.default_concurrency);
+    match (at_default, baseline) {
+        (Some(row), Some(base)) if base.per_second() > 0.0 => {
+            let ratio = row.per_second() / base.per_second();
+            let failures = row.failed() + base.failed();
+            let met = ratio >= 1.8 && failures == 0;
+            add(&format!(
+                "**{} clients at the default concurrency ({}, the machine's cores) vs one message at a time (1 client, concurrency 1): {:.2}x uploads/s** ({:.2} vs {:.2}), {} failures. Goal of issue 13 (≥ 1.8x with 0 failures, on this 2-core machine): **{}**.",
+                row.clients,
+                t.default_concurrency,
+                ratio,
+                row.per_second(),
+                base.per_second(),
+                failures,
+                if met { "met" } else { "not met" }
+            ));
+            if let Some(one) = many(NonZeroUsize::MIN) {
+                if one.per_second() > 0.0 {
+                    add("");
+                    add(&format!(
+                        "The same {} clients with the host at concurrency 1 (one message per channel at a time, the three Redis stages still overlapping each other): {:.2} uploads/s; the default concurrency gives {:.2}x that.",
+                        one.clients,
+                        one.per_second(),
+                        row.per_second() / one.per_second()
+                    ));
+                }
+            }
+        }
+        _ => add("The ratio needs the one-at-a-time row and the default-concurrency row, and uploads completed in both."),
+    }
+    add("");
 }
 
 fn goal_met(call: &[Duration], failures: usize) -> bool {
