@@ -15,11 +15,13 @@
 //! - [`state`]: the per-store state (WASI context, resource table, limits);
 //! - [`cores`]: loading the stage engines (pre-instantiated once) and calling their exports;
 //! - [`scan`]: `thumbflow scan`, the resumable backfill of an S3 bucket;
+//! - [`client`]: `thumbflow upload`, `send`, `status`, `watch`: the CLI of a running pipeline;
 //! - `bindings` (private): the one place host bindings are generated.
 #![deny(missing_docs)]
 
 pub mod app;
 mod bindings;
+pub mod client;
 pub mod compose;
 pub mod cores;
 pub mod limits;

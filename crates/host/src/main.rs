@@ -6,7 +6,9 @@
 //!   thumbnail engine (`thumbnailer_core.wasm`, the very file `spin.toml`
 //!   wires in) on local files;
 //! - `thumbflow scan s3://BUCKET[/PREFIX]` publishes events for the objects
-//!   of a bucket that lack current thumbnails (see `thumbflow::scan`).
+//!   of a bucket that lack current thumbnails (see `thumbflow::scan`);
+//! - `thumbflow upload`, `send`, `status` and `watch` drive a running
+//!   pipeline, local or remote (see `thumbflow::client`).
 //!
 //! Both cache compiled components on disk the way `spin up` does
 //! (`--cache FILE` / `WASMTIME_CACHE_FILE`, `--disable-cache` /
@@ -40,6 +42,14 @@ enum Command {
     /// Publish events for the objects of an S3 bucket that lack current
     /// thumbnails (backfill and repair; resumable).
     Scan(thumbflow::scan::ScanArgs),
+    /// Upload files or folders through the gateway and wait for their thumbnails.
+    Upload(thumbflow::client::upload::UploadArgs),
+    /// Send a raw storage event (S3, EventBridge, CloudEvents, ...) to the gateway.
+    Send(thumbflow::client::status::SendArgs),
+    /// Show an object's pipeline status (optionally waiting for the end).
+    Status(thumbflow::client::status::StatusArgs),
+    /// Print the pipeline's stage events live, from its Redis channels.
+    Watch(thumbflow::client::watch::WatchArgs),
 }
 
 /// The compile cache flags, named and read from the environment as `spin up` does.
@@ -142,6 +152,10 @@ fn main() -> ExitCode {
         Command::Up(args) => up(args),
         Command::Render(args) => render(&args),
         Command::Scan(args) => return thumbflow::scan::main(&args),
+        Command::Upload(args) => return thumbflow::client::upload::main(&args),
+        Command::Send(args) => return thumbflow::client::status::send_main(&args),
+        Command::Status(args) => return thumbflow::client::status::main(&args),
+        Command::Watch(args) => return thumbflow::client::watch::main(&args),
     };
     match result {
         Ok(code) => code,
