@@ -8,7 +8,9 @@
 //!
 //! `common::spin::RealSpin` runs the whole app with no runtime config file;
 //! the processes here need `--runtime-config-file` and `--component-id`, so
-//! this file starts them itself ([`SpinProcess`]).
+//! this file starts them itself ([`SpinProcess`]). The manifests themselves
+//! are checked too: `deploy/spinapp.yaml` against spin.toml, and
+//! docs/configuration.md against spin.toml's variables.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
 mod common;
@@ -23,10 +25,7 @@ use common::{free_port, photo, root, stage_is, Endpoint, Redis};
 
 /// The key-value store labels spin.toml's components use.
 fn store_labels() -> Vec<String> {
-    let manifest: toml::Table = std::fs::read_to_string(root().join("spin.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let manifest = manifest();
     let mut labels: Vec<String> = manifest["component"]
         .as_table()
         .unwrap()
@@ -63,6 +62,136 @@ fn runtime_config_puts_every_store_label_on_redis() {
             matches!(url.scheme(), "redis" | "rediss"),
             "store {label}: {url}"
         );
+    }
+}
+
+fn manifest() -> toml::Table {
+    std::fs::read_to_string(root().join("spin.toml"))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The SpinApps of `deploy/spinapp.yaml`, one per YAML document.
+fn spinapps() -> Vec<yaml_rust2::Yaml> {
+    let text = std::fs::read_to_string(root().join("deploy/spinapp.yaml")).unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&text).unwrap()
+}
+
+/// What SpinKube needs from each SpinApp, and what docs/deploy.md promises:
+/// every component of spin.toml runs in exactly one SpinApp, only variables
+/// spin.toml declares are set (literal values at spin.toml's defaults, so
+/// the two cannot drift apart), every key-value label is on Redis, and a
+/// SpinApp running a Redis-triggered stage has one replica (pub/sub gives
+/// every replica every event).
+#[test]
+fn spinapps_run_every_component_once_with_declared_variables() {
+    let manifest = manifest();
+    let mut components: Vec<String> = manifest["component"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    components.sort();
+    let variables = manifest["variables"].as_table().unwrap();
+    let redis_triggered: Vec<&str> = manifest["trigger"]["redis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["component"].as_str().unwrap())
+        .collect();
+    let labels = store_labels();
+
+    let apps = spinapps();
+    assert_eq!(apps.len(), 2, "deploy/spinapp.yaml: gateway and workers");
+    let mut deployed = Vec::new();
+    for app in &apps {
+        let name = app["metadata"]["name"].as_str().unwrap();
+        assert_eq!(
+            app["apiVersion"].as_str(),
+            Some("core.spinkube.dev/v1alpha1"),
+            "{name}"
+        );
+        assert_eq!(app["kind"].as_str(), Some("SpinApp"), "{name}");
+        let spec = &app["spec"];
+        assert_eq!(
+            spec["executor"].as_str(),
+            Some("containerd-shim-spin"),
+            "{name}"
+        );
+        assert!(spec["image"].as_str().is_some(), "{name}: no image");
+        let own: Vec<&str> = spec["components"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        for component in &own {
+            assert!(
+                components.iter().any(|c| c == component),
+                "{name}: component {component} is not in spin.toml"
+            );
+            deployed.push((*component).to_owned());
+        }
+        if own.iter().any(|c| redis_triggered.contains(c)) {
+            assert_eq!(spec["replicas"].as_i64(), Some(1), "{name}");
+        }
+        for variable in spec["variables"].as_vec().unwrap() {
+            let var = variable["name"].as_str().unwrap();
+            let declared = variables
+                .get(var)
+                .unwrap_or_else(|| panic!("{name}: variable {var} is not declared in spin.toml"));
+            if let Some(value) = variable["value"].as_str() {
+                assert_eq!(
+                    declared.get("default").and_then(|d| d.as_str()),
+                    Some(value),
+                    "{name}: variable {var} differs from spin.toml's default"
+                );
+            }
+        }
+        let stores = spec["runtimeConfig"]["keyValueStores"].as_vec().unwrap();
+        for label in &labels {
+            let store = stores
+                .iter()
+                .find(|s| s["name"].as_str() == Some(label.as_str()))
+                .unwrap_or_else(|| panic!("{name}: no key-value store {label}"));
+            assert_eq!(store["type"].as_str(), Some("redis"), "{name}: {label}");
+        }
+    }
+    deployed.sort();
+    assert_eq!(
+        deployed, components,
+        "each component in exactly one SpinApp"
+    );
+}
+
+/// docs/configuration.md has a row for every variable spin.toml declares,
+/// giving its default as the manifest does.
+#[test]
+fn every_spin_toml_variable_is_documented_with_its_default() {
+    let doc = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let manifest = manifest();
+    for (name, declared) in manifest["variables"].as_table().unwrap() {
+        let row = doc
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for variable {name}"));
+        let default_cell = row.split(" | ").nth(1).unwrap();
+        match declared.get("default").and_then(|d| d.as_str()) {
+            Some("") => assert!(
+                default_cell.starts_with("empty"),
+                "{name}: documented default {default_cell:?}, spin.toml's is empty"
+            ),
+            Some(default) => assert!(
+                default_cell.contains(&format!("`{default}`")),
+                "{name}: documented default {default_cell:?}, spin.toml's is {default:?}"
+            ),
+            None => assert!(
+                default_cell.contains("required"),
+                "{name}: spin.toml requires it, the doc says {default_cell:?}"
+            ),
+        }
     }
 }
 
