@@ -81,6 +81,8 @@ pub struct App {
     pub redis: Vec<RedisSubscription>,
     /// The key-value database file.
     pub kv_path: PathBuf,
+    /// What the triggers ran and how it ended (`thumbflow up --metrics-listen`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     services: Services,
     /// One permit per instance the engine's pool holds: every trigger takes
     /// one before it instantiates, so the pool is never exhausted.
@@ -183,6 +185,7 @@ impl App {
             http_routes,
             redis,
             kv_path,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             services,
             slots: Arc::new(Semaphore::new(slots)),
         })

@@ -12,6 +12,7 @@
 //! - [`trigger`]: the HTTP and Redis triggers; [`up`]: the run loop;
 //! - [`runtime`]: the wasmtime engine set-up (pooling allocator, epoch interruption);
 //! - [`limits`]: per-invocation memory limit and deadline;
+//! - [`metrics`]: what the triggers ran, in the Prometheus text format (`/metrics`);
 //! - [`state`]: the per-store state (WASI context, resource table, limits);
 //! - [`cores`]: loading the stage engines (pre-instantiated once) and calling their exports;
 //! - [`scan`]: `thumbflow scan`, the resumable backfill of an S3 bucket;
@@ -26,6 +27,7 @@ pub mod compose;
 pub mod cores;
 pub mod limits;
 pub mod manifest;
+pub mod metrics;
 pub mod runtime;
 pub mod scan;
 pub mod spin;

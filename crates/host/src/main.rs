@@ -107,6 +107,9 @@ struct UpArgs {
     /// On Ctrl-C, how long to wait for received events and requests to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_timeout_secs: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090); off when unset.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -209,6 +212,16 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
+        if let Some(addr) = args.metrics_listen {
+            let metrics = thumbflow::metrics::bind(addr).await?;
+            println!("Metrics at http://{}/metrics", metrics.local_addr()?);
+            // Ends with the process: scrapes keep working while triggers drain.
+            tokio::spawn(thumbflow::metrics::serve(
+                app.metrics.clone(),
+                metrics,
+                std::future::pending::<()>(),
+            ));
+        }
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
             println!("Shutting down");

@@ -2,7 +2,8 @@
 //! binary (`upload`, `send`, `status`, `watch`) against the repo's
 //! `spin.toml` on our host and a real `redis-server`, checking what a user
 //! or a script relies on: the summary, the exit codes, the thumbnails in
-//! the store, and `--json` output that parses. One pipeline for the file.
+//! the store, and `--json` output that parses; then the host's `/metrics`
+//! against everything that ran. One pipeline for the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
 mod common;
@@ -269,4 +270,51 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
     let out = thumbflow(&["status", "x.jpg", "--url", "http://127.0.0.1:1"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the gateway"));
+
+    // 6. /metrics counts exactly what ran: 57 raw events (50 photos, the
+    // good and the corrupt file twice, the watched upload, two sends), each
+    // normalized; the corrupt file failed in the thumbnailer both times.
+    let listener = thumbflow::metrics::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    tokio::spawn(thumbflow::metrics::serve(
+        pipeline.app.metrics.clone(),
+        listener,
+        std::future::pending::<()>(),
+    ));
+    let counter = |text: &str, component: &str, trigger: &str, outcome: &str| -> u64 {
+        let series = format!(
+            "thumbflow_invocations_total{{component=\"{component}\",trigger=\"{trigger}\",outcome=\"{outcome}\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let mut text = String::new();
+    for _ in 0..600 {
+        let response = reqwest::get(&metrics_url).await.unwrap();
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        text = response.text().await.unwrap();
+        if counter(&text, "notifier", "redis", "ok") >= 55 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counter(&text, "normalizer", "redis", "ok"), 57, "{text}");
+    assert_eq!(counter(&text, "thumbnailer", "redis", "ok"), 55, "{text}");
+    assert_eq!(counter(&text, "thumbnailer", "redis", "error"), 2, "{text}");
+    assert_eq!(counter(&text, "notifier", "redis", "ok"), 55, "{text}");
+    assert!(counter(&text, "gateway", "http", "ok") >= 57, "{text}");
+    assert!(
+        text.contains("thumbflow_invocation_duration_seconds_count{component=\"thumbnailer\"} 57"),
+        "{text}"
+    );
+    assert!(
+        text.contains("thumbflow_queued_messages{component=\"thumbnailer\"} 0"),
+        "{text}"
+    );
 }

@@ -38,6 +38,7 @@ use wasmtime_wasi_http::WasiHttpView as _;
 
 use crate::app::{App, Entry};
 use crate::limits::TriggerLimits;
+use crate::metrics::{Outcome, Trigger};
 
 /// Time a request's instance may run beyond its epoch deadline (host calls included).
 const DEADLINE_GRACE: Duration = Duration::from_secs(1);
@@ -203,7 +204,10 @@ async fn handle(
             return Ok(plain(400, "bad request"));
         }
     };
+    let metrics = app.metrics.clone();
     let task = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        metrics.running(&id, 1);
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
@@ -218,6 +222,13 @@ async fn handle(
             )),
         };
         super::log_output(&id, store.data());
+        metrics.running(&id, -1);
+        let outcome = if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Trap
+        };
+        metrics.finished(&id, Trigger::Http, outcome, started.elapsed());
         if let Err(trap) = &result {
             tracing::error!(component = id, event = path, "component trapped: {trap:#}");
         }

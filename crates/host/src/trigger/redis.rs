@@ -42,6 +42,7 @@ use tokio::task::JoinSet;
 
 use crate::app::{App, AppComponent, Entry, InstanceSlot};
 use crate::limits::TriggerLimits;
+use crate::metrics::{Metrics, Outcome, Trigger};
 
 /// Time an invocation may run beyond its epoch deadline (host calls included).
 const DEADLINE_GRACE: Duration = Duration::from_secs(1);
@@ -85,6 +86,7 @@ pub async fn run_with(
             .or_default()
             .push(Route {
                 channel: sub.channel.clone(),
+                component: sub.component.clone(),
                 queue,
             });
     }
@@ -94,6 +96,7 @@ pub async fn run_with(
             address,
             routes,
             backlog.clone(),
+            app.metrics.clone(),
             stop_rx.clone(),
         ));
     }
@@ -119,17 +122,25 @@ pub async fn run_with(
     }
 }
 
-/// A subscribed channel and the queue of the subscription's worker.
+/// A subscribed channel, its component, and the queue of the subscription's worker.
 struct Route {
     channel: String,
+    component: String,
     queue: mpsc::UnboundedSender<Vec<u8>>,
 }
 
 /// Hand one message to every subscription of its channel.
-fn route(routes: &[Route], channel: &str, payload: &[u8], backlog: &AtomicUsize) {
+fn route(
+    routes: &[Route],
+    channel: &str,
+    payload: &[u8],
+    backlog: &AtomicUsize,
+    metrics: &Metrics,
+) {
     for r in routes.iter().filter(|r| r.channel == channel) {
         if r.queue.send(payload.to_vec()).is_ok() {
             backlog.fetch_add(1, Ordering::Relaxed);
+            metrics.queued(&r.component, 1);
         }
     }
 }
@@ -153,6 +164,7 @@ async fn worker(
         let Some(slot) = app.admit().await else {
             break;
         };
+        app.metrics.queued(&component.id, -1);
         let (app, component, channel, backlog) = (
             app.clone(),
             component.clone(),
@@ -172,6 +184,7 @@ async fn subscribe_loop(
     address: String,
     routes: Vec<Route>,
     backlog: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -179,7 +192,7 @@ async fn subscribe_loop(
         if *stop.borrow() {
             return;
         }
-        match subscribe_once(&address, &routes, &backlog, &mut stop).await {
+        match subscribe_once(&address, &routes, &backlog, &metrics, &mut stop).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!(
@@ -201,6 +214,7 @@ async fn subscribe_once(
     address: &str,
     routes: &[Route],
     backlog: &AtomicUsize,
+    metrics: &Metrics,
     stop: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let client = redis::Client::open(address)?;
@@ -218,7 +232,7 @@ async fn subscribe_once(
                 let Some(message) = message else {
                     anyhow::bail!("connection to {address} closed");
                 };
-                route(routes, message.get_channel_name(), message.get_payload_bytes(), backlog);
+                route(routes, message.get_channel_name(), message.get_payload_bytes(), backlog, metrics);
             }
             _ = stop.changed() => break,
         }
@@ -238,6 +252,7 @@ async fn subscribe_once(
             message.get_channel_name(),
             message.get_payload_bytes(),
             backlog,
+            metrics,
         );
     }
     Ok(())
@@ -270,6 +285,8 @@ async fn dispatch_in(
     };
     let event = event_id(payload);
     let id = component.id.as_str();
+    let started = std::time::Instant::now();
+    app.metrics.running(id, 1);
     let mut store = app.store(component);
     let limit = app.runtime.limits().deadline + DEADLINE_GRACE;
     let call = async {
@@ -289,6 +306,14 @@ async fn dispatch_in(
         )),
     };
     super::log_output(id, store.data());
+    app.metrics.running(id, -1);
+    let outcome = match &result {
+        Ok(Ok(())) => Outcome::Ok,
+        Ok(Err(_)) => Outcome::Error,
+        Err(_) => Outcome::Trap,
+    };
+    app.metrics
+        .finished(id, Trigger::Redis, outcome, started.elapsed());
     match result {
         Ok(Ok(())) => tracing::debug!(component = id, event, channel, "handled"),
         Ok(Err(e)) => tracing::error!(

@@ -1,0 +1,294 @@
+//! What the host's triggers did, in the Prometheus text format: served at
+//! `/metrics` on a listener of its own (`thumbflow up --metrics-listen
+//! ADDR`), so the app's routes stay exactly the app's.
+//!
+//! Per component (a pipeline stage): invocations by trigger and outcome,
+//! their duration as a histogram, messages waiting for a free slot (the
+//! queue backlog of a Redis subscription) and invocations running. Spin
+//! itself has no scrape endpoint (it pushes OpenTelemetry to
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`), so this one is thumbflow's own; the
+//! registry and encoder are `prometheus-client`, the Prometheus project's
+//! Rust client.
+//!
+//! Retries, dead letters and skipped duplicates are not counted: the host
+//! has none of them until stages read durable work queues (issue 10).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+/// Which trigger ran an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A request of the HTTP trigger.
+    Http,
+    /// A message of a Redis subscription.
+    Redis,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The component handled it (for HTTP: answered, whatever the status).
+    Ok,
+    /// The component returned an error (a failed stage).
+    Error,
+    /// The component trapped or ran out of time or memory.
+    Trap,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InvocationLabels {
+    component: String,
+    trigger: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComponentLabels {
+    component: String,
+}
+
+type DurationFamily = Family<ComponentLabels, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    // 1 ms to about 33 s, doubling: a stage's latency spans that range.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The host's metrics; one per app, shared by its triggers.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    invocations: Family<InvocationLabels, Counter>,
+    durations: DurationFamily,
+    queued: Family<ComponentLabels, Gauge>,
+    running: Family<ComponentLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics, every family registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let invocations = Family::<InvocationLabels, Counter>::default();
+        let durations = DurationFamily::new_with_constructor(duration_histogram);
+        let queued = Family::<ComponentLabels, Gauge>::default();
+        let running = Family::<ComponentLabels, Gauge>::default();
+        registry.register(
+            "thumbflow_invocations",
+            "Component invocations by trigger and outcome (ok, error: the stage failed, trap)",
+            invocations.clone(),
+        );
+        registry.register(
+            "thumbflow_invocation_duration_seconds",
+            "Time from instantiation to the end of one invocation",
+            durations.clone(),
+        );
+        registry.register(
+            "thumbflow_queued_messages",
+            "Redis messages received and waiting for a free slot (the subscription's backlog)",
+            queued.clone(),
+        );
+        registry.register(
+            "thumbflow_running_invocations",
+            "Invocations running now",
+            running.clone(),
+        );
+        Self {
+            registry,
+            invocations,
+            durations,
+            queued,
+            running,
+        }
+    }
+
+    fn component(component: &str) -> ComponentLabels {
+        ComponentLabels {
+            component: component.to_owned(),
+        }
+    }
+
+    /// Count one finished invocation of `component` and its duration.
+    pub fn finished(&self, component: &str, trigger: Trigger, outcome: Outcome, took: Duration) {
+        let labels = InvocationLabels {
+            component: component.to_owned(),
+            trigger: match trigger {
+                Trigger::Http => "http",
+                Trigger::Redis => "redis",
+            }
+            .to_owned(),
+            outcome: match outcome {
+                Outcome::Ok => "ok",
+                Outcome::Error => "error",
+                Outcome::Trap => "trap",
+            }
+            .to_owned(),
+        };
+        self.invocations.get_or_create(&labels).inc();
+        self.durations
+            .get_or_create(&Self::component(component))
+            .observe(took.as_secs_f64());
+    }
+
+    /// A message for `component` was queued (`+1`) or left the queue to run (`-1`).
+    pub fn queued(&self, component: &str, delta: i64) {
+        self.queued
+            .get_or_create(&Self::component(component))
+            .inc_by(delta);
+    }
+
+    /// An invocation of `component` started (`+1`) or ended (`-1`).
+    pub fn running(&self, component: &str, delta: i64) {
+        self.running
+            .get_or_create(&Self::component(component))
+            .inc_by(delta);
+    }
+
+    /// Every metric in the Prometheus text format (version 0.0.4).
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Serve `GET /metrics` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    metrics: Arc<Metrics>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let metrics = metrics.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| answer(metrics.clone(), req));
+                    if let Err(e) = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        tracing::debug!("metrics connection from {peer}: {e}");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+}
+
+async fn answer(
+    metrics: Arc<Metrics>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let (status, content_type, body) = if req.uri().path() == "/metrics" {
+        (
+            hyper::StatusCode::OK,
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            metrics.encode(),
+        )
+    } else {
+        (
+            hyper::StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "metrics are at /metrics\n".to_owned(),
+        )
+    };
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    Ok(response)
+}
+
+/// Bind `addr` for [`serve`], with the address in the error.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    use anyhow::Context as _;
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics listener on {addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_count_outcomes_per_component_in_prometheus_text() {
+        let metrics = Metrics::new();
+        metrics.finished(
+            "thumbnailer",
+            Trigger::Redis,
+            Outcome::Ok,
+            Duration::from_millis(20),
+        );
+        metrics.finished(
+            "thumbnailer",
+            Trigger::Redis,
+            Outcome::Ok,
+            Duration::from_millis(30),
+        );
+        metrics.finished(
+            "thumbnailer",
+            Trigger::Redis,
+            Outcome::Error,
+            Duration::from_millis(5),
+        );
+        metrics.queued("thumbnailer", 1);
+        metrics.queued("thumbnailer", 1);
+        metrics.queued("thumbnailer", -1);
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                "thumbflow_invocations_total{component=\"thumbnailer\",trigger=\"redis\",outcome=\"ok\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "thumbflow_invocations_total{component=\"thumbnailer\",trigger=\"redis\",outcome=\"error\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "thumbflow_invocation_duration_seconds_count{component=\"thumbnailer\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("thumbflow_queued_messages{component=\"thumbnailer\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE thumbflow_invocation_duration_seconds histogram"),
+            "{text}"
+        );
+    }
+}
