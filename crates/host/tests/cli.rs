@@ -270,6 +270,11 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
     let out = thumbflow(&["status", "x.jpg", "--url", "http://127.0.0.1:1"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the gateway"));
+    let out = thumbflow(&["upload", mixed_arg, "--url", "http://127.0.0.1:1"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cannot reach the gateway"), "{text}");
+    assert!(text.contains("Connection refused"), "{text}");
 
     // 6. /metrics counts exactly what ran: 57 raw events (50 photos, the
     // good and the corrupt file twice, the watched upload, two sends), each

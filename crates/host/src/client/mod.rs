@@ -60,12 +60,12 @@ pub struct GatewayArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The gateway could not be reached or the connection broke.
-    #[error("cannot reach the gateway at {url}: {source}")]
+    #[error("cannot reach the gateway at {url}: {reason}")]
     Unreachable {
         /// The URL requested.
         url: String,
-        /// The transport error.
-        source: reqwest::Error,
+        /// The transport error with its causes (`connection refused`, ...).
+        reason: String,
     },
     /// The gateway refused the token (or its absence).
     #[error("the gateway refused the token (401: {message}): set --token or THUMBFLOW_TOKEN to the app's api_token")]
@@ -202,9 +202,9 @@ impl Gateway {
         url: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, bytes::Bytes), ClientError> {
-        let unreachable = |source| ClientError::Unreachable {
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             url: url.to_owned(),
-            source,
+            reason: error_chain(&e),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
@@ -280,6 +280,22 @@ impl Gateway {
                 reason: format!("status record is not thumbflow's: {e}"),
             })
     }
+}
+
+/// An error and its causes, `: `-separated: reqwest's own message alone
+/// ("error sending request") does not say what went wrong.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The async runtime every verb runs on, or the usage exit code.

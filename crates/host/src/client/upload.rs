@@ -128,6 +128,10 @@ pub struct ItemReport {
     pub reason: Option<String>,
     /// Keys of the thumbnails made.
     pub thumbnails: Vec<String>,
+    /// The gateway could not be reached or refused the token: the file was
+    /// never judged (exit code 2, not 1).
+    #[serde(skip)]
+    pub connection_failure: bool,
 }
 
 /// The whole run, as `--json` prints it.
@@ -177,6 +181,7 @@ fn report(item: &Item, outcome: &'static str) -> ItemReport {
         stage: None,
         reason: None,
         thumbnails: Vec::new(),
+        connection_failure: false,
     }
 }
 
@@ -206,8 +211,8 @@ pub async fn run(args: &UploadArgs, gateway: &Gateway, items: &[Item]) -> Vec<It
                 Ok(bytes) => gateway
                     .put(&item.key, bytes)
                     .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(format!("reading {}: {e}", item.path.display())),
+                    .map_err(|e| (e.to_string(), e.exit_code() == EXIT_USAGE)),
+                Err(e) => Err((format!("reading {}: {e}", item.path.display()), false)),
             };
             (index, result)
         })
@@ -226,7 +231,8 @@ pub async fn run(args: &UploadArgs, gateway: &Gateway, items: &[Item]) -> Vec<It
                 };
                 waiting.push(InFlight { index, since });
             }
-            Err(reason) => {
+            Err((reason, connection)) => {
+                reports[index].connection_failure = connection;
                 reports[index].stage = Some("upload".to_owned());
                 reports[index].reason = Some(reason);
                 bar.inc(1);
@@ -340,11 +346,14 @@ pub fn main(args: &UploadArgs) -> ExitCode {
             summary.files, summary.done, summary.stored, summary.ignored, summary.failed
         );
     }
-    ExitCode::from(if summary.failed == 0 {
+    let code = if summary.items.iter().any(|i| i.connection_failure) {
+        EXIT_USAGE
+    } else if summary.failed == 0 {
         EXIT_OK
     } else {
         EXIT_FAILED
-    })
+    };
+    ExitCode::from(code)
 }
 
 #[cfg(test)]
