@@ -33,8 +33,9 @@ use spin_sdk::http_component;
 use thumbflow_blob::layout::DEFAULT_RECIPE;
 use thumbflow_blob::thumbnail_key;
 use thumbflow_events::{
-    check_api_token, check_object_key, check_upload_target, gateway_put_event, sniff_image,
-    structured_from_binary, upload_content_type, StageState, StageStatus, UploadError,
+    check_api_token, check_object_key, check_upload_target, gateway_put_event_in_trace,
+    sniff_image, structured_from_binary, trace_id, upload_content_type, upload_traceparent,
+    StageState, StageStatus, UploadError,
 };
 use thumbflow_glue::store::ObjectStore;
 use thumbflow_glue::{bus::Bus, clock, kv, vars};
@@ -175,7 +176,19 @@ fn put_object(req: &Request, params: &Params) -> Reply {
         .map_err(store_error)?;
     let etag = format!("\"{}\"", stored.etag);
     let now = clock::now_rfc3339();
-    let event = gateway_put_event(&bucket, &key, stored.size, &etag, &content_type, &now);
+    // The trace starts here (or joins the caller's): every stage logs its id.
+    let incoming = req.header("traceparent").and_then(|v| v.as_str());
+    let traceparent = upload_traceparent(incoming, &format!("{bucket}/{key}/{etag}/{now}"));
+    let trace = trace_id(&traceparent).unwrap_or_default().to_owned();
+    let event = gateway_put_event_in_trace(
+        &bucket,
+        &key,
+        stored.size,
+        &etag,
+        &content_type,
+        &now,
+        Some(&traceparent),
+    );
     let status = StageStatus {
         state: StageState::Done,
         at: now,
@@ -191,6 +204,10 @@ fn put_object(req: &Request, params: &Params) -> Reply {
                 format!("object stored but its event was not published (PUT again): {e:#}"),
             )
         })?;
+    println!(
+        "stored {bucket}/{key}: {} bytes as {content_type} trace={trace}",
+        stored.size
+    );
     let encoded = encode_key(&key);
     let query = format!(
         "?bucket={}",
@@ -205,6 +222,7 @@ fn put_object(req: &Request, params: &Params) -> Reply {
             "etag": etag,
             "sha256": stored.sha256,
             "content_type": content_type,
+            "trace_id": trace,
             "status_url": format!("/status/{encoded}{query}"),
             // Where the default recipe (`thumb`, JPEG) puts its thumbnail;
             // the status record lists every recipe's.

@@ -52,10 +52,14 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
                 let channel = bus
                     .publish_to("images_channel", accepted.envelope.as_bytes())
                     .with_context(|| format!("publishing canonical event {}", event.id))?;
-                println!("accepted {bucket}/{key} as event {} -> {channel}", event.id);
+                let trace = trace_id(&event.traceparent).map(str::to_owned);
+                println!(
+                    "accepted {bucket}/{key} as event {} -> {channel} trace={}",
+                    event.id,
+                    trace.as_deref().unwrap_or("-")
+                );
                 let status =
                     stage_status(StageState::Done, format!("published event {}", event.id));
-                let trace = trace_id(&event.traceparent).map(str::to_owned);
                 kv::record_stage(&store, bucket, key, STAGE, status, |record| {
                     record.trace_id = trace;
                 })?;

@@ -14,7 +14,7 @@ use bindings::thumbflow::pipeline::notify::{prepare_webhook, StageError, Webhook
 use bytes::Bytes;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::redis_component;
-use thumbflow_events::{parse_thumbnail_created, StageState, StageStatus};
+use thumbflow_events::{parse_thumbnail_created, trace_id, StageState, StageStatus};
 use thumbflow_glue::{clock, kv, vars};
 
 mod bindings {
@@ -44,11 +44,21 @@ async fn on_message(message: Bytes) -> anyhow::Result<()> {
     kv::record_stage(&store, &created.bucket, &created.key, STAGE, status, |_| {})?;
     match delivery {
         Ok(detail) => {
-            println!("notified {}/{}: {detail}", created.bucket, created.key);
+            println!(
+                "notified {}/{}: {detail} trace={}",
+                created.bucket,
+                created.key,
+                trace_id(&attrs.traceparent).unwrap_or("-")
+            );
             Ok(())
         }
         Err((message, _)) => {
-            anyhow::bail!("notifying {}/{}: {message}", created.bucket, created.key)
+            anyhow::bail!(
+                "notifying {}/{}: {message} trace={}",
+                created.bucket,
+                created.key,
+                trace_id(&attrs.traceparent).unwrap_or("-")
+            )
         }
     }
 }

@@ -80,6 +80,7 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
     let event = CanonicalEvent::from_envelope(&message)
         .context("canonical event rejected (retry will not help)")?;
     let (bucket, key) = (event.data.bucket.clone(), event.data.key.clone());
+    let trace = event.trace_id().unwrap_or("-").to_owned();
     let kv_store = kv::SpinKv::open()?;
     let outcome = thumbnail(&event);
     let status = match &outcome {
@@ -113,7 +114,7 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
                 "retry will not help"
             };
             anyhow::bail!(
-                "thumbnailing {bucket}/{key} failed ({kind}): {}",
+                "thumbnailing {bucket}/{key} failed ({kind}): {} trace={trace}",
                 failure.message
             )
         }
@@ -121,13 +122,13 @@ fn on_message(message: Bytes) -> anyhow::Result<()> {
             let envelope = thumbnail_created_envelope(&event, &created, &clock::now_rfc3339());
             let channel = Bus::open()?.publish_to("thumbnails_channel", envelope.as_bytes())?;
             println!(
-                "thumbnailed {bucket}/{key}: {} -> {channel}",
+                "thumbnailed {bucket}/{key}: {} -> {channel} trace={trace}",
                 created.thumbnails.len()
             );
             Ok(())
         }
         Ok(Outcome::Ignored(why)) => {
-            println!("skipped {bucket}/{key}: {why}");
+            println!("skipped {bucket}/{key}: {why} trace={trace}");
             Ok(())
         }
     }

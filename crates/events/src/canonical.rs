@@ -446,6 +446,18 @@ pub(crate) fn derive_traceparent(seed: &str) -> String {
     )
 }
 
+/// The `traceparent` of a new upload, created at the source: a new span in
+/// the caller's trace when it sent a valid `incoming` traceparent, else a
+/// new trace derived from `seed` (unique per upload: bucket, key, etag and
+/// time). Every later stage's event carries the same trace id, so one
+/// upload can be followed through every stage's logs.
+pub fn upload_traceparent(incoming: Option<&str>, seed: &str) -> String {
+    match incoming {
+        Some(parent) if is_valid_traceparent(parent) => child_traceparent(parent, seed),
+        _ => derive_traceparent(seed),
+    }
+}
+
 /// A child of `parent` for the event `seed`: same trace id and flags, a new
 /// span id derived from `seed`. An invalid parent starts a derived trace.
 pub(crate) fn child_traceparent(parent: &str, seed: &str) -> String {
@@ -516,6 +528,19 @@ mod tests {
         ] {
             assert!(!is_valid_traceparent(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn upload_traceparent_joins_the_callers_trace_or_starts_one() {
+        let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let joined = upload_traceparent(Some(caller), "b/k/e/t");
+        assert!(is_valid_traceparent(&joined));
+        assert_eq!(trace_id(&joined), trace_id(caller));
+        assert_ne!(joined, caller);
+        let fresh = upload_traceparent(Some("garbage"), "b/k/e/t");
+        assert!(is_valid_traceparent(&fresh));
+        assert_ne!(trace_id(&fresh), trace_id(caller));
+        assert_ne!(fresh, upload_traceparent(None, "b/k/e/t2"));
     }
 
     #[test]

@@ -29,6 +29,10 @@ struct Record<'a> {
     event_time: &'a str,
     event_name: &'static str,
     s3: S3<'a>,
+    /// W3C trace context of the upload (not an S3 field: S3 and MinIO
+    /// records have none, so the normalizer reads it only when present).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -67,6 +71,21 @@ pub fn gateway_put_event(
     content_type: &str,
     time: &str,
 ) -> String {
+    gateway_put_event_in_trace(bucket, key, size, etag, content_type, time, None)
+}
+
+/// [`gateway_put_event`] carrying the upload's `traceparent` (see
+/// [`upload_traceparent`](crate::upload_traceparent)), which the canonical
+/// event and every later one keep.
+pub fn gateway_put_event_in_trace(
+    bucket: &str,
+    key: &str,
+    size: u64,
+    etag: &str,
+    content_type: &str,
+    time: &str,
+    traceparent: Option<&str>,
+) -> String {
     to_json_text(&Notification {
         records: [Record {
             event_version: "2.1",
@@ -84,6 +103,7 @@ pub fn gateway_put_event(
                     content_type,
                 },
             },
+            traceparent,
         }],
     })
 }

@@ -48,13 +48,13 @@ pub mod upload;
 
 pub use auth::{check_api_token, AuthError};
 pub use canonical::{
-    is_valid_traceparent, trace_id, CanonicalAttrs, CanonicalEvent, ObjectCreated, SourceFormat,
-    CLOUDEVENTS_SPEC_VERSION, OBJECT_CREATED_SCHEMA, OBJECT_CREATED_SCHEMA_VERSION,
-    OBJECT_CREATED_TYPE, THUMBNAIL_CREATED_TYPE,
+    is_valid_traceparent, trace_id, upload_traceparent, CanonicalAttrs, CanonicalEvent,
+    ObjectCreated, SourceFormat, CLOUDEVENTS_SPEC_VERSION, OBJECT_CREATED_SCHEMA,
+    OBJECT_CREATED_SCHEMA_VERSION, OBJECT_CREATED_TYPE, THUMBNAIL_CREATED_TYPE,
 };
 pub use cloudevents_binary::structured_from_binary;
 pub use error::NormalizeError;
-pub use gateway::{gateway_put_event, GATEWAY_EVENT_SOURCE};
+pub use gateway::{gateway_put_event, gateway_put_event_in_trace, GATEWAY_EVENT_SOURCE};
 pub use normalize::{normalize, Ignored, NormalizeOptions, Outcome};
 pub use status::{
     split_stage_status_key, stage_status_key, status_key, ObjectStatus, StageRecord, StageState,

@@ -7,10 +7,10 @@ mod common;
 use common::*;
 use serde_json::Value;
 use thumbflow_events::{
-    gateway_put_event, is_valid_traceparent, normalize, parse_thumbnail_created, status_key,
-    thumbnail_created_envelope, trace_id, CanonicalEvent, NormalizeError, NormalizeOptions,
-    ObjectStatus, SourceFormat, StageState, StageStatus, ThumbnailCreated, ThumbnailInfo,
-    OBJECT_CREATED_TYPE, THUMBNAIL_CREATED_TYPE,
+    gateway_put_event, gateway_put_event_in_trace, is_valid_traceparent, normalize,
+    parse_thumbnail_created, status_key, thumbnail_created_envelope, trace_id, CanonicalEvent,
+    NormalizeError, NormalizeOptions, ObjectStatus, SourceFormat, StageState, StageStatus,
+    ThumbnailCreated, ThumbnailInfo, OBJECT_CREATED_TYPE, THUMBNAIL_CREATED_TYPE,
 };
 
 /// A one-record S3 event with the given key (already encoded) and object
@@ -332,6 +332,28 @@ fn gateway_put_event_round_trips_awkward_key_through_normalize() {
     assert_eq!(event.data.source_format, SourceFormat::Gateway);
     assert_eq!(event.source, "thumbflow:gateway/uploads");
     assert_eq!(event.time, "2024-03-08T18:30:00Z");
+}
+
+#[test]
+fn gateway_trace_is_kept_by_the_canonical_and_thumbnail_events() {
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let raw = gateway_put_event_in_trace(
+        "b",
+        "a.jpg",
+        1,
+        "e",
+        "image/jpeg",
+        "2024-01-01T00:00:00Z",
+        Some(traceparent),
+    );
+    let event = only_accepted(raw.as_bytes());
+    assert_eq!(event.traceparent, traceparent);
+    // Without one (S3, MinIO), a trace is derived from the event id.
+    let plain = only_accepted(
+        gateway_put_event("b", "a.jpg", 1, "e", "image/jpeg", "2024-01-01T00:00:00Z").as_bytes(),
+    );
+    assert!(is_valid_traceparent(&plain.traceparent));
+    assert_ne!(trace_id(&plain.traceparent), trace_id(traceparent));
 }
 
 #[test]

@@ -117,7 +117,8 @@ fn parse_record(record: &Obj<'_>) -> Result<Parsed, NormalizeError> {
         version_id: object.version_id,
         content_type: object.content_type,
         time: opt_time(&record, "eventTime")?,
-        traceparent: None,
+        // Only thumbflow's gateway writes one; S3, MinIO and Ceph do not.
+        traceparent: record.opt_str("traceparent")?.map(str::to_owned),
         generated_marker: object.generated_marker,
         id: None,
     })))
