@@ -75,6 +75,15 @@ impl CacheArgs {
     }
 }
 
+/// How `thumbflow up` writes its log.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 #[derive(clap::Args)]
 struct UpArgs {
     /// The application manifest.
@@ -107,6 +116,9 @@ struct UpArgs {
     /// On Ctrl-C, how long to wait for received events and requests to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_timeout_secs: u64,
+    /// Log lines as text for people, or one JSON object per line (fields: component, trace_id, ...).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9090); off when unset.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -170,14 +182,20 @@ fn main() -> ExitCode {
 }
 
 fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match args.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(false)
+            .init(),
+    }
     let limits = InvocationLimits {
         memory_bytes: args.max_memory_mib << 20,
         deadline: Duration::from_secs(args.timeout_secs),

@@ -17,6 +17,14 @@ async fn upload_real_photo_produces_upright_thumbnail_and_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_upload_keeps_one_trace_id_through_every_stage_log() {
+    common::capture_guest_logs();
+    let redis = Redis::start();
+    let p = Pipeline::start(&redis, &[]).await;
+    scenarios::upload_carries_the_callers_trace_through_every_stage(&p, common::guest_log).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn photo_set_every_orientation_and_format_comes_out_upright() {
     let redis = Redis::start();
     let p = Pipeline::start(&redis, &[]).await;

@@ -45,6 +45,10 @@ async fn real_spin_runs_the_manifest_unchanged_with_the_same_results() {
     scenarios::photo_set_comes_out_upright(&spin).await;
     scenarios::posted_events_find_objects_already_in_storage(&spin).await;
     scenarios::bad_inputs_leave_clear_errors_and_the_pipeline_goes_on(&spin).await;
+    scenarios::upload_carries_the_callers_trace_through_every_stage(&spin, |component| {
+        spin.component_log(component)
+    })
+    .await;
 
     // Spin logged each component's output under its own id.
     assert!(

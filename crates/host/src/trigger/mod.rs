@@ -8,13 +8,38 @@ pub mod redis;
 
 use crate::state::HostState;
 
-/// Log what the guest wrote to stdout/stderr, line by line, under its component id.
+/// Log what the guest wrote to stdout/stderr, line by line, under its
+/// component id, with the line's trace id as a field of its own when the
+/// line carries one (thumbflow's stages end their lines with `trace=<id>`).
 pub(crate) fn log_output(component: &str, state: &HostState) {
     let (out, err) = state.output();
     for line in String::from_utf8_lossy(&out).lines() {
-        tracing::info!(target: "guest", component, "{line}");
+        tracing::info!(target: "guest", component, trace_id = trace_of(line), "{line}");
     }
     for line in String::from_utf8_lossy(&err).lines() {
-        tracing::warn!(target: "guest", component, "{line}");
+        tracing::warn!(target: "guest", component, trace_id = trace_of(line), "{line}");
+    }
+}
+
+/// The W3C trace id (32 hex digits) after the last `trace=` of `line`.
+fn trace_of(line: &str) -> Option<&str> {
+    let start = line.rfind("trace=")? + "trace=".len();
+    let id = line.get(start..start + 32)?;
+    id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_of;
+
+    #[test]
+    fn trace_of_reads_the_id_a_stage_appends() {
+        assert_eq!(
+            trace_of("stored b/k: 3 bytes trace=0af7651916cd43dd8448eb211c80319c"),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(trace_of("no trace here"), None);
+        assert_eq!(trace_of("trace=-"), None);
+        assert_eq!(trace_of("trace=0af7651916cd43dd8448eb211c80319z"), None);
     }
 }

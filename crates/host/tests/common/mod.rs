@@ -305,3 +305,76 @@ pub fn photo() -> (String, Vec<u8>, (u32, u32)) {
         (300, 169),
     )
 }
+
+/// Guest output lines the in-process host logged (`target: "guest"`), as
+/// (component, line), captured by a `tracing` layer installed on first use.
+static GUEST_LINES: std::sync::OnceLock<std::sync::Mutex<Vec<(String, String)>>> =
+    std::sync::OnceLock::new();
+
+struct GuestCapture;
+
+#[derive(Default)]
+struct GuestFields {
+    component: String,
+    message: String,
+}
+
+impl tracing::field::Visit for GuestFields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "component" {
+            self.component = value.to_owned();
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for GuestCapture {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if event.metadata().target() != "guest" {
+            return;
+        }
+        let mut fields = GuestFields::default();
+        event.record(&mut fields);
+        if let Some(lines) = GUEST_LINES.get() {
+            lines
+                .lock()
+                .unwrap()
+                .push((fields.component, fields.message));
+        }
+    }
+}
+
+/// Start capturing the in-process host's guest log lines (idempotent; call
+/// before starting the [`Pipeline`]).
+pub fn capture_guest_logs() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    GUEST_LINES.get_or_init(|| {
+        let _ = tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(GuestCapture),
+        );
+        std::sync::Mutex::new(Vec::new())
+    });
+}
+
+/// Every captured line of `component`, newline-separated.
+pub fn guest_log(component: &str) -> String {
+    GUEST_LINES.get().map_or_else(String::new, |lines| {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(c, _)| c == component)
+            .map(|(_, line)| line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}

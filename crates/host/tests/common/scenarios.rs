@@ -545,3 +545,45 @@ pub async fn bad_inputs_leave_clear_errors_and_the_pipeline_goes_on(ep: &Endpoin
         .await;
     assert!(stage_is(&status, "thumbnailer", "done"), "{status:#}");
 }
+
+/// One upload sent with the caller's W3C `traceparent` stays in that trace:
+/// the gateway's answer and the status record name its trace id, and every
+/// stage logs a line about the object carrying `trace=<id>` (`logs` returns
+/// one component's log text, however the host keeps it).
+pub async fn upload_carries_the_callers_trace_through_every_stage(
+    ep: &Endpoint,
+    logs: impl Fn(&str) -> String,
+) {
+    let caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let (_, bytes, _) = photo();
+    let key = "traced/photo.jpg";
+    let response = ep
+        .http
+        .put(ep.url(&format!("/objects/{key}")))
+        .header("traceparent", caller)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["trace_id"], trace, "{answer:#}");
+    let status = ep.wait_status(key, "every stage done", pipeline_done).await;
+    assert_eq!(status["trace_id"], trace, "{status:#}");
+    let marker = format!("trace={trace}");
+    for component in ["gateway", "normalizer", "thumbnailer", "notifier"] {
+        // A host logs a component's output once its invocation has returned,
+        // which can be just after the status record was written.
+        let start = Instant::now();
+        let traced = |log: &str| log.lines().any(|l| l.contains(key) && l.contains(&marker));
+        while !traced(&logs(component)) && start.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(
+            traced(&logs(component)),
+            "{component} logged no line about {key} with {marker}:\n{}",
+            logs(component)
+        );
+    }
+}
