@@ -250,7 +250,15 @@ async fn render(s3: &S3, renders: &Renders, body: &[u8]) -> u16 {
 
 /// How many of `keys` the checkpoint in `dir` records as published.
 fn checkpointed(dir: &Path, keys: &[String]) -> usize {
-    let Some(Ok(entry)) = std::fs::read_dir(dir).ok().and_then(|mut d| d.next()) else {
+    // The checkpoint itself, not a scan's temporary file beside it.
+    let checkpoint = std::fs::read_dir(dir).ok().and_then(|entries| {
+        entries.flatten().find(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("scan-") && name.ends_with(".json")
+        })
+    });
+    let Some(entry) = checkpoint else {
         return 0;
     };
     let Ok(text) = std::fs::read_to_string(entry.path()) else {

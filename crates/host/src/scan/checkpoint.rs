@@ -221,8 +221,21 @@ pub fn save(path: &Path, checkpoint: &Checkpoint) -> Result<(), CheckpointError>
     Ok(())
 }
 
-/// Remove the checkpoint at `path` (a finished scan starts afresh next time).
+/// Remove the checkpoint at `path` (a finished scan starts afresh next time),
+/// and any temporary file of it a killed scan left behind (killed between
+/// writing and renaming it), so a finished scan leaves nothing.
 pub fn remove(path: &Path) -> Result<(), CheckpointError> {
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+        let prefix = format!(".{}.", name.to_string_lossy());
+        let leftovers = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        for entry in leftovers {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            if file.starts_with(&prefix) && file.ends_with(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -412,6 +425,22 @@ mod tests {
         assert!(cp.settled("x.jpg", "e1"));
         // Replaced since it was published: its new version needs an event.
         assert!(!cp.settled("x.jpg", "e2"));
+    }
+
+    #[test]
+    fn remove_also_clears_a_killed_scans_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = scope().path_in(dir.path());
+        save(&path, &Checkpoint::new(scope())).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(dir.path().join(format!(".{name}.4242.tmp")), b"{}").unwrap();
+        std::fs::write(dir.path().join("other.json"), b"{}").unwrap();
+        remove(&path).unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["other.json"]);
     }
 
     #[test]
