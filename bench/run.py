@@ -38,6 +38,7 @@ The corpus defaults to $THUMBFLOW_CORPUS, else ../shared/corpus.
 import argparse
 import datetime
 import io
+import html
 import json
 import os
 import platform
@@ -284,6 +285,7 @@ def judge(row, result, refs):
     if not result.get("ok"):
         return
     shown, stored = refs
+    result["bytes"] = os.path.getsize(result["path"])
     out = Image.open(result["path"]).convert("RGB")
     result["size"] = out.size
     want = fit_inside(*row["display"])
@@ -343,6 +345,70 @@ def mib(b):
     return f"{b / 1048576:.1f} MiB"
 
 
+FORMAT_TOOLS = ("wasm", "wasm-q75", "pillow")
+CHART_COLOURS = {"wasm": "#2b6cb0", "wasm-q75": "#63b3ed", "pillow": "#dd6b20", "vips": "#718096"}
+
+
+def per_format(rows, tools):
+    """Per source format: images/s of each per-file-timed tool, the ratio
+    to Pillow, the slowest file's ratio, mean thumbnail bytes and SSIM."""
+    out = []
+    for fmt in sorted({r["format"] for r in rows}):
+        subset = [r for r in rows if r["format"] == fmt]
+        entry = {"format": fmt, "n": len(subset)}
+        for t in FORMAT_TOOLS:
+            res = tools[t]["results"]
+            secs = sum(res[r["file"]]["seconds"] for r in subset)
+            entry[t] = len(subset) / secs if secs else 0.0
+        ratios = [(tools["pillow"]["results"][r["file"]]["seconds"] / tools["wasm"]["results"][r["file"]]["seconds"],
+                   r["file"]) for r in subset if tools["wasm"]["results"][r["file"]].get("ok")]
+        entry["slowest"] = min(ratios) if ratios else (0.0, "-")
+        for t in ("wasm", "pillow", "vips"):
+            sizes = [tools[t]["results"][r["file"]]["bytes"] for r in subset
+                     if tools[t]["results"][r["file"]].get("bytes")]
+            entry[f"bytes-{t}"] = sum(sizes) / len(sizes) if sizes else None
+            scores = [tools[t]["results"][r["file"]]["ssim"] for r in subset
+                      if "ssim" in tools[t]["results"][r["file"]]]
+            entry[f"ssim-{t}"] = sum(scores) / len(scores) if scores else None
+        out.append(entry)
+    return out
+
+
+def write_chart(path, groups):
+    """A grouped bar chart (SVG, no dependencies): `groups` is a list of
+    (label, {tool: images/s}); one bar per tool present."""
+    bar, gap, left, width = 14, 10, 150, 420
+    top = 40
+    peak = max((v for _, vals in groups for v in vals.values()), default=1.0) or 1.0
+    rows_svg = []
+    y = top
+    for label, vals in groups:
+        rows_svg.append(f'<text x="{left - 8}" y="{y + bar * len(vals) / 2 + 4:.0f}" '
+                        f'text-anchor="end">{html.escape(label)}</text>')
+        for tool, value in vals.items():
+            w = width * value / peak
+            rows_svg.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar - 2}" '
+                            f'fill="{CHART_COLOURS[tool]}"><title>{tool}: {value:.2f} images/s</title></rect>')
+            rows_svg.append(f'<text x="{left + w + 4:.1f}" y="{y + bar - 4}" class="v">{value:.1f}</text>')
+            y += bar
+        y += gap
+    legend = []
+    lx = left
+    for tool, colour in CHART_COLOURS.items():
+        legend.append(f'<rect x="{lx}" y="12" width="12" height="12" fill="{colour}"/>'
+                      f'<text x="{lx + 16}" y="22">{tool}</text>')
+        lx += 100
+    height = y + 10
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" '
+           f'font-family="sans-serif" font-size="12">'
+           f'<style>.v {{ font-size: 10px; fill: #333 }}</style>'
+           f'<rect width="100%" height="100%" fill="white"/>'
+           + "".join(legend) + "".join(rows_svg) +
+           f'<text x="{left}" y="{height - 2}" class="v">images/s, single-threaded, higher is better</text></svg>\n')
+    with open(path, "w") as f:
+        f.write(svg)
+
+
 def write_report(path, ctx):
     rows, tools, big = ctx["rows"], ctx["tools"], ctx["big"]
     L = []
@@ -388,6 +454,31 @@ def write_report(path, ctx):
             add(f"| {t} ({subset}) | {s['n']} | {len(s['failures'])} | {s['seconds']:.3f} | {s['ips']:.2f} | "
                 f"{s['mps']:.1f} | {s['ips'] / base:.2f}x |")
     add("")
+    formats = per_format(rows, tools)
+    groups = [("whole corpus", {t: tools[t]["all"]["ips"] for t in ("wasm", "wasm-q75", "pillow", "vips")}),
+              ("JPEG >= 8 MP", {t: tools[t]["big"]["ips"] for t in ("wasm", "wasm-q75", "pillow", "vips")})]
+    groups += [(f"{e['format']} ({e['n']})", {t: e[t] for t in FORMAT_TOOLS}) for e in formats]
+    chart = os.path.join(os.path.dirname(path), "bench-engine.svg")
+    write_chart(chart, groups)
+    add(f"![images/s per tool and source format]({os.path.basename(chart)})")
+    add("")
+    add("### Per source format")
+    add("")
+    add("Images/s from the per-file times (vips is not timed per file); the slowest file is the one with "
+        "the lowest Pillow-time / engine-time ratio; bytes are the mean thumbnail size; SSIM as below.")
+    add("")
+    add("| format | files | wasm img/s | pillow img/s | wasm vs Pillow | slowest file vs Pillow | "
+        "bytes wasm | bytes pillow | bytes vips | SSIM wasm | SSIM pillow |")
+    add("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    for e in formats:
+        ratio, slow = e["slowest"]
+        add(f"| {e['format']} | {e['n']} | {e['wasm']:.2f} | {e['pillow']:.2f} | {e['wasm'] / e['pillow']:.2f}x | "
+            f"{ratio:.2f}x ({slow}) | {num(e['bytes-wasm'], '.0f')} | {num(e['bytes-pillow'], '.0f')} | "
+            f"{num(e['bytes-vips'], '.0f')} | {num(e['ssim-wasm'], '.4f')} | {num(e['ssim-pillow'], '.4f')} |")
+    add("")
     add("### Memory")
     add("")
     w = tools["wasm"]
@@ -425,7 +516,7 @@ def write_report(path, ctx):
             for f in q["wrong_size"]:
                 add(f"- wrong size: `{f}`: {tools[t]['results'][f]['wrong_size']}")
             add("")
-    add("### Targets (issue 4)")
+    add("### Targets (issues 4 and 13)")
     add("")
     add("| target | measured | met |")
     add("|---|---|---|")
@@ -659,6 +750,22 @@ def main():
         ("mean SSIM >= 0.95", f"{q['mean']:.4f}", q["mean"] >= 0.95),
         ("no file below SSIM 0.90", f"min {q['min']:.4f} ({q['min_file']})", q["below"] == 0),
         ("peak linear memory < 64 MiB for a 20 MP JPEG", mib(peak20), 0 < peak20 < 64 << 20),
+    ]
+    # Issue 13's goals, measured in the same run.
+    slowest = min((p["results"][r["file"]]["seconds"] / w["results"][r["file"]]["seconds"], r["file"])
+                  for r in rows if w["results"][r["file"]].get("ok"))
+    # Over the files both made a thumbnail of (Pillow fails on some).
+    both = [r for r in rows if w["results"][r["file"]].get("bytes") and p["results"][r["file"]].get("bytes")]
+    mean_bytes = {t: sum(tools[t]["results"][r["file"]]["bytes"] for r in both) / max(1, len(both))
+                  for t in ("wasm", "pillow")}
+    targets += [
+        ("issue 13: whole corpus images/s >= 1.5x Pillow", f"{all_ratio:.2f}x", all_ratio >= 1.5),
+        ("issue 13: no file below 0.8x Pillow", f"slowest {slowest[0]:.2f}x ({slowest[1]})", slowest[0] >= 0.8),
+        ("issue 13: peak linear memory <= 32 MiB for every file", f"{mib(w['peak_max'])} ({w['peak_max_file']})",
+         w["peak_max"] <= 32 << 20),
+        ("issue 13: mean thumbnail bytes <= Pillow's (default recipe q90 4:4:4 vs Pillow q75)",
+         f"{mean_bytes['wasm']:.0f} vs {mean_bytes['pillow']:.0f} ({len(both)} files both made)",
+         mean_bytes["wasm"] <= mean_bytes["pillow"]),
     ]
     notes = []
     if not targets[0][2] or not targets[1][2]:
