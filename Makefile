@@ -4,9 +4,9 @@ SHELL := /bin/bash
 
 WASM_TARGET := wasm32-wasip2
 WASM_DIR    := target/$(WASM_TARGET)/release
-CORES       := normalizer_core thumbnailer_core notifier_core
+CORES       := normalizer_core thumbnailer_core thumbnailer_core_simple notifier_core
 GLUES       := gateway normalizer thumbnailer notifier
-PACKAGES    := normalizer-core thumbnailer-core notifier-core gateway normalizer thumbnailer notifier
+PACKAGES    := normalizer-core thumbnailer-core thumbnailer-core-simple notifier-core gateway normalizer thumbnailer notifier
 
 # Tools installed by this Makefile live inside the clone.
 TOOLS_DIR          := $(CURDIR)/.tools
@@ -24,7 +24,7 @@ $(TOOLS_DIR)/bin/wasm-tools:
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
-build: wasm-target ## Build all seven components into target/wasm32-wasip2/release (where spin.toml expects them)
+build: wasm-target ## Build the seven components (and the alternative engine of docs/swap-a-component.md) into target/wasm32-wasip2/release (where spin.toml expects them)
 	cargo build --target $(WASM_TARGET) --release $(addprefix -p ,$(PACKAGES))
 	@for c in $(CORES) $(GLUES); do test -f $(WASM_DIR)/$$c.wasm || { echo "missing $(WASM_DIR)/$$c.wasm"; exit 1; }; done
 	@ls -l $(addprefix $(WASM_DIR)/,$(addsuffix .wasm,$(CORES) $(GLUES)))

@@ -35,6 +35,7 @@ check_glue() { # name, trigger export, engine import (optional)
 
 check_core normalizer_core  'thumbflow:pipeline/normalize@0.1.0'
 check_core thumbnailer_core 'thumbflow:pipeline/thumbnail@0.1.0'
+check_core thumbnailer_core_simple 'thumbflow:pipeline/thumbnail@0.1.0'
 check_core notifier_core    'thumbflow:pipeline/notify@0.1.0'
 check_glue gateway     'wasi:http/incoming-handler@0\.2\.[0-9]+'
 check_glue normalizer  'fermyon:spin/inbound-redis' 'thumbflow:pipeline/normalize@0.1.0'

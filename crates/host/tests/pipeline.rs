@@ -181,3 +181,59 @@ async fn write_routes_require_the_bearer_token_when_set() {
     let status = p.wait_status("t.jpg", "thumbnail", thumbnail_done).await;
     assert!(stage_is(&status, "thumbnailer", "done"), "{status:#}");
 }
+
+/// docs/swap-a-component.md: spin.toml with one line changed runs the
+/// thumbnailer glue on another engine, `thumbnailer_core_simple.wasm`, with
+/// the same user-facing result; and that engine is really the one running
+/// (it refuses the WebP recipe the default engine renders).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_thumbnail_engine_swaps_with_one_line_of_spin_toml() {
+    let root = common::root();
+    let manifest = std::fs::read_to_string(root.join("spin.toml")).unwrap();
+    let line = r#""thumbflow:pipeline/thumbnail@0.1.0" = { path = "target/wasm32-wasip2/release/thumbnailer_core.wasm" }"#;
+    assert_eq!(
+        manifest.matches(line).count(),
+        1,
+        "the line the doc changes"
+    );
+    let swapped = manifest.replace(
+        line,
+        &line.replace("thumbnailer_core.wasm", "thumbnailer_core_simple.wasm"),
+    );
+    // A copy outside the repo: its relative paths made absolute.
+    let swapped = swapped.replace(
+        "\"target/wasm32-wasip2/release/",
+        &format!("\"{}/target/wasm32-wasip2/release/", root.display()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spin.toml");
+    std::fs::write(&path, swapped).unwrap();
+
+    let redis = Redis::start();
+    let p = Pipeline::start_with(&path, &redis, &[]).await.unwrap();
+    scenarios::upload_real_photo_produces_upright_thumbnail_and_status(&p).await;
+    drop(p);
+
+    let redis = Redis::start();
+    let p = Pipeline::start_with(&path, &redis, &[("recipes", "thumb=300x300,webp")])
+        .await
+        .unwrap();
+    let (_, bytes, _) = photo();
+    assert_eq!(
+        p.put("photos/w.jpg", bytes, "image/jpeg").await.status(),
+        201
+    );
+    let status = p
+        .wait_status("photos/w.jpg", "the thumbnailer's answer", |s| {
+            s["stages"]["thumbnailer"]["state"].is_string()
+        })
+        .await;
+    assert!(stage_is(&status, "thumbnailer", "failed"), "{status:#}");
+    assert!(
+        status["stages"]["thumbnailer"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("option \"webp\" is not supported by the simple engine"),
+        "{status:#}"
+    );
+}
