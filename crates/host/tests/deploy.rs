@@ -18,9 +18,9 @@ mod common;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::scenarios::{get_image, pipeline_done};
+use common::spin;
 use common::{free_port, photo, root, stage_is, Endpoint, Redis};
 
 /// The key-value store labels spin.toml's components use.
@@ -242,17 +242,11 @@ impl SpinProcess {
     }
 
     fn output(&self) -> String {
-        std::fs::read_to_string(self.state.path().join("spin-up.log")).unwrap_or_default()
+        spin::output(self.state.path())
     }
 
     fn component_log(&self, component: &str) -> String {
-        std::fs::read_to_string(
-            self.state
-                .path()
-                .join("logs")
-                .join(format!("{component}_stdout.txt")),
-        )
-        .unwrap_or_default()
+        spin::component_log(self.state.path(), component)
     }
 
     /// Fail with Spin's output if it has exited.
@@ -265,10 +259,7 @@ impl SpinProcess {
 
 impl Drop for SpinProcess {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        spin::kill_group(&mut self.child);
     }
 }
 
@@ -281,31 +272,6 @@ fn endpoint(port: u16) -> Endpoint {
         channels: ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
             .map(str::to_owned)
             .to_vec(),
-    }
-}
-
-/// Wait until `process` serves `/healthz` on `ep` (it compiles its
-/// components first: allow for a cold cache on a slow machine).
-async fn wait_serving(process: &mut SpinProcess, ep: &Endpoint) {
-    let deadline = Duration::from_secs(180);
-    let start = Instant::now();
-    loop {
-        process.assert_running();
-        let healthy = ep
-            .http
-            .get(ep.url("/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if healthy {
-            return;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "spin up did not serve /healthz within {deadline:?}:\n{}",
-            process.output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -354,8 +320,8 @@ async fn replicas_share_key_value_on_redis_and_process_each_upload_once() {
         None,
     );
     let (a, b) = (endpoint(port_a), endpoint(port_b));
-    wait_serving(&mut gateway_a, &a).await;
-    wait_serving(&mut gateway_b, &b).await;
+    spin::wait_serving(&mut gateway_a.child, gateway_a.state.path(), &a).await;
+    spin::wait_serving(&mut gateway_b.child, gateway_b.state.path(), &b).await;
     workers.assert_running();
     a.wait_subscribed(&redis).await;
     for process in [&gateway_a, &gateway_b, &workers] {

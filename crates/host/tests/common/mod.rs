@@ -223,6 +223,18 @@ impl Endpoint {
             .unwrap()
     }
 
+    /// `POST /events` with a raw event, which the gateway must accept (`202`).
+    pub async fn post_event(&self, body: impl Into<reqwest::Body>) {
+        let response = self
+            .http
+            .post(self.url("/events"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "POST /events");
+    }
+
     pub async fn status(&self, key: &str) -> Option<serde_json::Value> {
         let response = self
             .http

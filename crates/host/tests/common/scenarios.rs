@@ -258,22 +258,8 @@ pub async fn posted_events_find_objects_already_in_storage(ep: &Endpoint) {
         )
         .unwrap();
 
-    let r = ep
-        .http
-        .post(ep.url("/events"))
-        .body(CLOUDTRAIL)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let r = ep
-        .http
-        .post(ep.url("/events"))
-        .body(s3_event("photos", "red+flower.jpg"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    ep.post_event(CLOUDTRAIL).await;
+    ep.post_event(s3_event("photos", "red+flower.jpg")).await;
 
     let status = ep
         .wait_status(
@@ -425,14 +411,8 @@ pub async fn bad_inputs_leave_clear_errors_and_the_pipeline_goes_on(ep: &Endpoin
             BTreeMap::new(),
         )
         .unwrap();
-    let r = ep
-        .http
-        .post(ep.url("/events"))
-        .body(s3_event("thumbflow", "thumbnails/own.jpg"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    ep.post_event(s3_event("thumbflow", "thumbnails/own.jpg"))
+        .await;
     let status = ep
         .wait_status("thumbnails/own.jpg", "recursion guard", |s| {
             s["stages"]["normalizer"].is_object()
@@ -458,14 +438,7 @@ pub async fn bad_inputs_leave_clear_errors_and_the_pipeline_goes_on(ep: &Endpoin
             BTreeMap::new(),
         )
         .unwrap();
-    let r = ep
-        .http
-        .post(ep.url("/events"))
-        .body(s3_event("thumbflow", "notes.txt"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    ep.post_event(s3_event("thumbflow", "notes.txt")).await;
     let status = ep
         .wait_status("notes.txt", "non-image ignored", |s| {
             s["stages"]["normalizer"].is_object()
@@ -496,14 +469,7 @@ pub async fn bad_inputs_leave_clear_errors_and_the_pipeline_goes_on(ep: &Endpoin
     );
 
     // A malformed event is rejected by the normalizer, logged and listed at GET /status.
-    let r = ep
-        .http
-        .post(ep.url("/events"))
-        .body(r#"{"Records": [{"s3": 5}]}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    ep.post_event(r#"{"Records": [{"s3": 5}]}"#).await;
     let start = Instant::now();
     let rejected = loop {
         let list: serde_json::Value = ep

@@ -5,7 +5,6 @@
 //! else `spin` on PATH; [`find`] says which, or why there is none, so a test
 //! without Spin can say it skipped.
 
-use std::io::Read as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,50 +99,66 @@ impl RealSpin {
 
     /// What `spin up` printed so far.
     pub fn output(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(self.state.path().join("spin-up.log")) {
-            let _ = f.read_to_string(&mut text);
-        }
-        text
+        output(self.state.path())
     }
 
     async fn wait_serving(&mut self) {
-        // Spin compiles seven components on a cold cache: allow for a slow machine.
-        let deadline = Duration::from_secs(180);
-        let start = Instant::now();
-        loop {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                panic!("spin up exited ({exit}) before serving:\n{}", self.output());
-            }
-            let healthy = self
-                .endpoint
-                .http
-                .get(self.endpoint.url("/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if healthy {
-                return;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "spin up did not serve /healthz within {deadline:?}:\n{}",
-                self.output()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_serving(&mut self.child, self.state.path(), &self.endpoint).await;
     }
 
     /// The stdout of one component, as Spin logs it under the state directory.
     pub fn component_log(&self, component: &str) -> String {
-        std::fs::read_to_string(
-            self.state
-                .path()
-                .join("logs")
-                .join(format!("{component}_stdout.txt")),
-        )
-        .unwrap_or_default()
+        component_log(self.state.path(), component)
     }
+}
+
+/// What a `spin up` started with its output in `STATE/spin-up.log` printed so far.
+pub fn output(state: &Path) -> String {
+    std::fs::read_to_string(state.join("spin-up.log")).unwrap_or_default()
+}
+
+/// The stdout of one component, as Spin logs it under its state directory.
+pub fn component_log(state: &Path, component: &str) -> String {
+    std::fs::read_to_string(state.join("logs").join(format!("{component}_stdout.txt")))
+        .unwrap_or_default()
+}
+
+/// Wait until the `spin up` `child` (state directory `state`) serves
+/// `/healthz` on `ep`; panic with its output if it exits first or is not
+/// serving within 180 s (it compiles its components on a cold cache).
+pub async fn wait_serving(child: &mut Child, state: &Path, ep: &Endpoint) {
+    let deadline = Duration::from_secs(180);
+    let start = Instant::now();
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            panic!("spin up exited ({exit}) before serving:\n{}", output(state));
+        }
+        let healthy = ep
+            .http
+            .get(ep.url("/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if healthy {
+            return;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "spin up did not serve /healthz within {deadline:?}:\n{}",
+            output(state)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Kill a `spin up` started with `process_group(0)` and the trigger
+/// processes it started (the group id is its pid; `kill` reaches them all
+/// with no unsafe code here), then reap it.
+pub fn kill_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl std::ops::Deref for RealSpin {
@@ -155,11 +170,6 @@ impl std::ops::Deref for RealSpin {
 
 impl Drop for RealSpin {
     fn drop(&mut self) {
-        // The group id is the child's pid (process_group(0)); `kill` reaches
-        // the trigger processes Spin started too, with no unsafe code here.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
 }
