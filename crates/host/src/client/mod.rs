@@ -298,12 +298,19 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The async runtime every verb runs on, or the usage exit code.
-pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Runtime::new().map_err(|e| {
-        eprintln!("error: starting the async runtime: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })
+/// Run a verb's `work` on a fresh async runtime; the usage exit code when
+/// none can start.
+pub fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => usage(format!("starting the async runtime: {e}")),
+    }
+}
+
+/// Print `message` as the error it is and return the usage exit code.
+pub fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// Print `value` as one line of JSON on stdout.

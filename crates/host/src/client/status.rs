@@ -11,7 +11,7 @@ use thumbflow_events::{ObjectStatus, STAGES};
 
 use super::verdict::{verdict, Verdict};
 use super::{
-    print_json, runtime, Gateway, GatewayArgs, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE,
+    block_on, print_json, usage, Gateway, GatewayArgs, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK,
 };
 
 /// `thumbflow status`'s command line.
@@ -85,16 +85,9 @@ pub fn describe(status: &ObjectStatus, verdict: &Verdict) -> String {
 pub fn main(args: &StatusArgs) -> ExitCode {
     let gateway = match Gateway::new(&args.gateway) {
         Ok(gateway) => gateway,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(message) => return usage(message),
     };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
+    block_on(async {
         let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
         loop {
             let record = match gateway.status(&args.key).await {
@@ -166,31 +159,26 @@ pub fn send_main(args: &SendArgs) -> ExitCode {
     };
     let (body, gateway) = match (body, Gateway::new(&args.gateway)) {
         (Ok(body), Ok(gateway)) => (body, gateway),
-        (Err(message), _) | (_, Err(message)) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        (Err(message), _) | (_, Err(message)) => return usage(message),
     };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    match runtime.block_on(gateway.post_event(body)) {
-        Ok(answer) => {
-            if args.json {
-                print_json(&serde_json::json!({ "accepted": true, "answer": answer }));
-            } else {
-                println!("accepted: {answer}");
+    block_on(async {
+        match gateway.post_event(body).await {
+            Ok(answer) => {
+                if args.json {
+                    print_json(&serde_json::json!({ "accepted": true, "answer": answer }));
+                } else {
+                    println!("accepted: {answer}");
+                }
+                ExitCode::from(EXIT_OK)
             }
-            ExitCode::from(EXIT_OK)
-        }
-        Err(e) => {
-            if args.json {
-                print_json(&serde_json::json!({ "accepted": false, "error": e.to_string() }));
-            } else {
-                eprintln!("error: {e}");
+            Err(e) => {
+                if args.json {
+                    print_json(&serde_json::json!({ "accepted": false, "error": e.to_string() }));
+                } else {
+                    eprintln!("error: {e}");
+                }
+                ExitCode::from(e.exit_code())
             }
-            ExitCode::from(e.exit_code())
         }
-    }
+    })
 }

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::verdict::{verdict, Verdict};
-use super::{print_json, runtime, Gateway, GatewayArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{block_on, print_json, usage, Gateway, GatewayArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// `thumbflow upload`'s command line.
 #[derive(clap::Args, Debug)]
@@ -311,18 +311,18 @@ pub fn main(args: &UploadArgs) -> ExitCode {
     });
     let (items, gateway) = match prepared {
         Ok(prepared) => prepared,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(message) => return usage(message),
     };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    let summary = Summary::of(runtime.block_on(run(args, &gateway, &items)));
+    block_on(async {
+        let summary = Summary::of(run(args, &gateway, &items).await);
+        report_summary(args, &summary)
+    })
+}
+
+/// Print the summary (text naming every file not done, or JSON); its exit code.
+fn report_summary(args: &UploadArgs, summary: &Summary) -> ExitCode {
     if args.json {
-        print_json(&summary);
+        print_json(summary);
     } else {
         for item in summary
             .items

@@ -12,7 +12,7 @@ use thumbflow_events::{
     normalize, parse_thumbnail_created, CanonicalEvent, NormalizeOptions, Outcome,
 };
 
-use super::{print_json, runtime, EXIT_OK, EXIT_USAGE};
+use super::{block_on, print_json, usage, EXIT_OK};
 
 /// `thumbflow watch`'s command line.
 #[derive(clap::Args, Debug)]
@@ -129,17 +129,12 @@ pub fn describe(args: &WatchArgs, channel: &str, payload: &[u8]) -> StageEvent {
 
 /// Run `thumbflow watch`.
 pub fn main(args: &WatchArgs) -> ExitCode {
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    match runtime.block_on(watch(args)) {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(EXIT_USAGE)
+    block_on(async {
+        match watch(args).await {
+            Ok(()) => ExitCode::from(EXIT_OK),
+            Err(message) => usage(message),
         }
-    }
+    })
 }
 
 async fn watch(args: &WatchArgs) -> Result<(), String> {
