@@ -6,11 +6,11 @@
 //! - [`vars`]: typed access to Spin variables, with errors naming the variable;
 //! - [`kv`]: the blob store and status records over Spin's key-value store;
 //! - [`store`]: the object-store port (key-value layout or S3, by the `store` variable);
-//! - [`bus`]: publishing on the pipeline's Redis channels;
+//! - [`queue`]: each stage's durable work queue and the loop a stage runs;
 //! - [`clock`]: wall-clock time for events and status records.
 
-pub mod bus;
 pub mod clock;
 pub mod kv;
+pub mod queue;
 pub mod store;
 pub mod vars;

@@ -1,16 +1,18 @@
 //! HTTP gateway: uploads, raw events, objects and status.
 //!
 //! Routes (mounted at `/...`):
-//! - `PUT /objects/{key}[?bucket=b]`: store an image, publish an S3-style
+//! - `PUT /objects/{key}[?bucket=b]`: store an image, queue an S3-style
 //!   ObjectCreated raw event; `201` with where to find status and thumbnail;
-//! - `POST /events`: publish a raw event (any supported format) unchanged on
-//!   the raw channel, `202`; CloudEvents binary mode is turned into
+//! - `POST /events`: queue a raw event (any supported format) unchanged for
+//!   the normalizer, `202` once it is durable in Redis (503 when Redis is
+//!   down: nothing was accepted); CloudEvents binary mode is turned into
 //!   structured mode first (its attributes live in headers);
 //! - `GET /objects/{key}[?bucket=b]`: any stored object, typed by its bytes;
 //! - `GET /status/{key}[?bucket=b]`: the object's pipeline status as JSON;
 //! - `GET /status`: the recently rejected raw events (malformed ones name no
 //!   object); their previews only with the API token when one is set;
-//! - `GET /healthz`.
+//! - `GET /healthz`;
+//! - `/admin/...`: the stages' queues and dead letters ([`admin`]).
 //!
 //! Objects live in the store the `store` variable names: the key-value
 //! layout (`kv`) or the S3 bucket (`s3`), so the same routes work in both.
@@ -38,8 +40,10 @@ use thumbflow_events::{
     StageState, StageStatus, UploadError,
 };
 use thumbflow_glue::store::ObjectStore;
-use thumbflow_glue::{bus::Bus, clock, kv, vars};
+use thumbflow_glue::{clock, kv, queue, vars};
 use thumbflow_s3::{PutOptions, S3Error};
+
+mod admin;
 
 /// Stage name used in status records.
 const STAGE: &str = "gateway";
@@ -64,6 +68,18 @@ fn handle(req: Request) -> Response {
     });
     router.get("/status", |req: Request, _: Params| {
         respond(get_rejects(&req))
+    });
+    router.get("/admin/queues", |req: Request, _: Params| {
+        respond(admin::get_queues(&req))
+    });
+    router.get("/admin/dlq", |req: Request, p: Params| {
+        respond(admin::get_dead_letters(&req, &p))
+    });
+    router.post("/admin/dlq/replay", |req: Request, p: Params| {
+        respond(admin::replay(&req, &p))
+    });
+    router.post("/admin/drain", |req: Request, _: Params| {
+        respond(admin::drain(&req))
     });
     router.any("/*", |_: Request, _: Params| error(404, "no such route"));
     router.handle(req)
@@ -196,14 +212,12 @@ fn put_object(req: &Request, params: &Params) -> Reply {
         retryable: None,
     };
     kv::record_stage(&kv::SpinKv::open()?, &bucket, &key, STAGE, status, |_| {})?;
-    Bus::open()
-        .and_then(|bus| bus.publish_to("raw_channel", event.as_bytes()))
-        .map_err(|e| {
-            HttpError(
-                503,
-                format!("object stored but its event was not published (PUT again): {e:#}"),
-            )
-        })?;
+    queue::enqueue("raw_channel", event.as_bytes()).map_err(|e| {
+        HttpError(
+            503,
+            format!("object stored but its event could not be queued (PUT again): {e:#}"),
+        )
+    })?;
     println!(
         "stored {bucket}/{key}: {} bytes as {content_type} trace={trace}",
         stored.size
@@ -282,9 +296,8 @@ fn post_event(req: &Request) -> Reply {
         }
         body.to_vec()
     };
-    let channel = Bus::open()
-        .and_then(|bus| bus.publish_to("raw_channel", &payload))
-        .context("publishing raw event")
+    let channel = queue::enqueue("raw_channel", &payload)
+        .context("queueing raw event")
         .map_err(|e| HttpError(503, format!("{e:#}")))?;
     Ok(json(
         202,

@@ -5,16 +5,21 @@
 //! `thumbflow:pipeline/notify@0.1.0`) build the signed request and send it
 //! through Spin's outbound HTTP; then record the notifier stage in the
 //! object's status record.
+//!
+//! Events wait in the stage's durable queue (`thumbflow_glue::queue`), the
+//! trigger message on `thumbnails_channel` is its doorbell. A webhook that
+//! fails with a retryable error (network, 5xx, 429) is retried with
+//! backoff, then dead-lettered; one event's webhook is sent once.
 // spin-sdk's and wit-bindgen's generated exports and imports need `unsafe`;
 // the code written here does not.
 #![allow(unsafe_code)]
 
-use anyhow::Context as _;
 use bindings::thumbflow::pipeline::notify::{prepare_webhook, StageError, WebhookOptions};
 use bytes::Bytes;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::redis_component;
 use thumbflow_events::{parse_thumbnail_created, trace_id, StageState, StageStatus};
+use thumbflow_glue::queue::{Begin, Delivery, Handled, Settle, Stage, UnitOfWork};
 use thumbflow_glue::{clock, kv, vars};
 
 mod bindings {
@@ -27,39 +32,87 @@ const STAGE: &str = "notifier";
 
 #[redis_component]
 async fn on_message(message: Bytes) -> anyhow::Result<()> {
-    let (attrs, created) = parse_thumbnail_created(&message)
-        .context("thumbnail-created event rejected (retry will not help)")?;
-    let delivery = deliver(&message, &attrs.id).await;
-    let (state, detail, retryable) = match &delivery {
-        Ok(detail) => (StageState::Done, detail.clone(), None),
-        Err((message, retryable)) => (StageState::Failed, message.clone(), Some(*retryable)),
+    let mut stage = Stage::open(STAGE, "thumbnails_channel", None)?;
+    stage.accept(&message)?;
+    while let Some(delivery) = stage.take()? {
+        let handled = handle(&stage, &delivery).await;
+        stage.finish(&delivery, handled)?;
+    }
+    Ok(())
+}
+
+/// Notify once per thumbnail-created event: a duplicate (a redelivery after
+/// the webhook was sent) is settled without sending it again.
+async fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
+    let (attrs, created) = match parse_thumbnail_created(&delivery.payload) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Handled::Failed {
+                message: format!("thumbnail-created event rejected: {e}"),
+                retryable: false,
+                unit: None,
+                object: None,
+            }
+        }
     };
-    let status = StageStatus {
-        state,
-        at: clock::now_rfc3339(),
-        detail: Some(detail),
-        retryable,
+    let (bucket, key) = (created.bucket.clone(), created.key.clone());
+    let object = Some((bucket.clone(), key.clone()));
+    let trace = trace_id(&attrs.traceparent).unwrap_or("-").to_owned();
+    let unit = UnitOfWork {
+        idempotency_key: attrs.id.clone(),
+        object: format!("{bucket}/{key}"),
+        order: String::new(),
     };
-    let store = kv::SpinKv::open()?;
-    kv::record_stage(&store, &created.bucket, &created.key, STAGE, status, |_| {})?;
-    match delivery {
-        Ok(detail) => {
+    match stage.queue.begin(delivery, &unit) {
+        Err(e) => {
+            return Handled::Failed {
+                message: e.to_string(),
+                retryable: true,
+                unit: None,
+                object,
+            }
+        }
+        Ok(Begin::Busy) => return Handled::Busy,
+        Ok(Begin::Duplicate | Begin::Superseded) => {
             println!(
-                "notified {}/{}: {detail} trace={}",
-                created.bucket,
-                created.key,
-                trace_id(&attrs.traceparent).unwrap_or("-")
+                "duplicate {bucket}/{key}: event {} already notified trace={trace}",
+                attrs.id
             );
-            Ok(())
+            return Handled::Done {
+                how: Settle::Duplicate,
+                unit: Some(unit),
+                next: Vec::new(),
+            };
         }
-        Err((message, _)) => {
-            anyhow::bail!(
-                "notifying {}/{}: {message} trace={}",
-                created.bucket,
-                created.key,
-                trace_id(&attrs.traceparent).unwrap_or("-")
-            )
+        Ok(Begin::Go) => {}
+    }
+    match deliver(&delivery.payload, &attrs.id).await {
+        Ok(detail) => {
+            let status = StageStatus {
+                state: StageState::Done,
+                at: clock::now_rfc3339(),
+                detail: Some(detail.clone()),
+                retryable: None,
+            };
+            let recorded = kv::SpinKv::open()
+                .and_then(|store| kv::record_stage(&store, &bucket, &key, STAGE, status, |_| {}));
+            if let Err(e) = recorded {
+                // The webhook went out: do not send it again for a status write.
+                eprintln!("notified {bucket}/{key} but could not record it: {e:#}");
+            }
+            println!("notified {bucket}/{key}: {detail} trace={trace}");
+            Handled::Done {
+                how: Settle::Processed,
+                unit: Some(unit),
+                next: Vec::new(),
+            }
         }
+        Err((message, retryable)) => Handled::Failed {
+            message: format!("notifying {bucket}/{key}: {message} trace={trace}"),
+            retryable,
+            unit: Some(unit),
+            object,
+        },
     }
 }
 

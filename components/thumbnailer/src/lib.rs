@@ -5,12 +5,17 @@
 //! `store = "s3"`: HEAD, then GET only the version the event names), render the configured recipes with the thumbnail engine (the
 //! component dependency `thumbflow:pipeline/thumbnail@0.1.0`), store each
 //! thumbnail under `thumbnail_prefix` marked as generated, record the status
-//! and publish a thumbnail-created event on `thumbnails_channel`.
+//! and forward a thumbnail-created event to the notifier's queue.
+//!
+//! Events wait in the stage's durable queue (`thumbflow_glue::queue`); the
+//! trigger message on `images_channel` is its doorbell. Each event is one
+//! unit of work (its identity and the recipes): a duplicate is settled
+//! without rendering, an older version of an object already thumbnailed in
+//! a newer one is superseded, and one worker at a time renders an object.
 // spin-sdk's and wit-bindgen's generated exports and imports need `unsafe`;
 // the code written here does not.
 #![allow(unsafe_code)]
 
-use anyhow::Context as _;
 use bindings::thumbflow::pipeline::thumbnail::{
     parse_recipes, render, ImageFormat, Limits, StageError,
 };
@@ -22,8 +27,9 @@ use thumbflow_events::{
     thumbnail_created_envelope, CanonicalEvent, StageState, StageStatus, ThumbnailCreated,
     ThumbnailInfo,
 };
+use thumbflow_glue::queue::{self, Begin, Delivery, Handled, Settle, Stage, UnitOfWork};
 use thumbflow_glue::store::{ObjectStore, StoreKind};
-use thumbflow_glue::{bus::Bus, clock, kv, vars};
+use thumbflow_glue::{clock, kv, vars};
 use thumbflow_s3::{ObjectHead, PutOptions, S3Error};
 
 mod bindings {
@@ -77,59 +83,136 @@ impl From<StageError> for Failure {
 
 #[redis_component]
 fn on_message(message: Bytes) -> anyhow::Result<()> {
-    let event = CanonicalEvent::from_envelope(&message)
-        .context("canonical event rejected (retry will not help)")?;
+    queue::drain(
+        STAGE,
+        "images_channel",
+        Some("thumbnails_channel"),
+        &message,
+        handle,
+    )
+}
+
+/// Handle one canonical event: once per unit of work (event identity and
+/// recipes), one worker at a time per object, never an older version after
+/// a newer one.
+fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
+    let event = match CanonicalEvent::from_envelope(&delivery.payload) {
+        Ok(event) => event,
+        Err(e) => {
+            return Handled::Failed {
+                message: format!("canonical event rejected: {e}"),
+                retryable: false,
+                unit: None,
+                object: None,
+            }
+        }
+    };
     let (bucket, key) = (event.data.bucket.clone(), event.data.key.clone());
+    let object = Some((bucket.clone(), key.clone()));
     let trace = event.trace_id().unwrap_or("-").to_owned();
-    let kv_store = kv::SpinKv::open()?;
-    let outcome = thumbnail(&event);
-    let status = match &outcome {
-        Ok(Outcome::Created(created)) => {
-            let names: Vec<&str> = created.thumbnails.iter().map(|t| t.key.as_str()).collect();
-            status(
-                StageState::Done,
-                format!("stored {}", names.join(", ")),
-                None,
-            )
-        }
-        Ok(Outcome::Ignored(why)) => status(StageState::Ignored, why.clone(), None),
-        Err(failure) => status(
-            StageState::Failed,
-            failure.message.clone(),
-            Some(failure.retryable),
-        ),
+    let failed = |e: anyhow::Error, unit: Option<UnitOfWork>| Handled::Failed {
+        message: format!("{e:#}"),
+        retryable: true,
+        unit,
+        object: object.clone(),
     };
-    let thumbnails = match &outcome {
-        Ok(Outcome::Created(created)) => Some(created.thumbnails.clone()),
-        _ => None,
+    let unit = match vars::get("recipes") {
+        Ok(recipes) => unit_of(&event, &recipes),
+        Err(e) => return failed(e, None),
     };
-    kv::record_stage(&kv_store, &bucket, &key, STAGE, status, |record| {
-        record.thumbnails = thumbnails;
-    })?;
-    match outcome {
-        Err(failure) => {
-            let kind = if failure.retryable {
-                "retryable"
-            } else {
-                "retry will not help"
-            };
-            anyhow::bail!(
-                "thumbnailing {bucket}/{key} failed ({kind}): {} trace={trace}",
-                failure.message
-            )
-        }
-        Ok(Outcome::Created(created)) => {
-            let envelope = thumbnail_created_envelope(&event, &created, &clock::now_rfc3339());
-            let channel = Bus::open()?.publish_to("thumbnails_channel", envelope.as_bytes())?;
+    match stage.queue.begin(delivery, &unit) {
+        Err(e) => return failed(e.into(), None),
+        Ok(Begin::Busy) => return Handled::Busy,
+        Ok(Begin::Duplicate) => {
             println!(
-                "thumbnailed {bucket}/{key}: {} -> {channel} trace={trace}",
+                "duplicate {bucket}/{key}: event {} already done trace={trace}",
+                event.id
+            );
+            return done(Settle::Duplicate, unit, Vec::new());
+        }
+        Ok(Begin::Superseded) => {
+            println!(
+                "superseded {bucket}/{key}: a newer version was already thumbnailed trace={trace}"
+            );
+            return done(Settle::Superseded, unit, Vec::new());
+        }
+        Ok(Begin::Go) => {}
+    }
+    match process(&event, &trace) {
+        Ok(Some(next)) => done(Settle::Processed, unit, vec![next]),
+        Ok(None) => done(Settle::Ignored, unit, Vec::new()),
+        Err(Failure { message, retryable }) => Handled::Failed {
+            message: format!("thumbnailing {bucket}/{key} failed: {message}"),
+            retryable,
+            unit: Some(unit),
+            object,
+        },
+    }
+}
+
+fn done(how: Settle, unit: UnitOfWork, next: Vec<Vec<u8>>) -> Handled {
+    Handled::Done {
+        how,
+        unit: Some(unit),
+        next,
+    }
+}
+
+/// The event's unit of work: its identity (bucket, key, etag, sequencer,
+/// version: the canonical id) with the recipes it is rendered to; ordered
+/// by the producer's sequencer when it sends one.
+fn unit_of(event: &CanonicalEvent, recipes: &str) -> UnitOfWork {
+    let order = event
+        .data
+        .sequencer
+        .as_deref()
+        .map(|s| format!("{:0>48}", s.to_ascii_lowercase()))
+        .unwrap_or_default();
+    UnitOfWork {
+        idempotency_key: format!("{}:{}", event.id, recipes.trim()),
+        object: format!("{}/{}", event.data.bucket, event.data.key),
+        order,
+    }
+}
+
+/// Render and store the thumbnails and record the status; the
+/// thumbnail-created event to forward, or `None` when there was nothing to do.
+fn process(event: &CanonicalEvent, trace: &str) -> Result<Option<Vec<u8>>, Failure> {
+    let (bucket, key) = (&event.data.bucket, &event.data.key);
+    let kv_store = kv::SpinKv::open()?;
+    match thumbnail(event)? {
+        Outcome::Created(created) => {
+            let names: Vec<&str> = created.thumbnails.iter().map(|t| t.key.as_str()).collect();
+            let detail = format!("stored {}", names.join(", "));
+            let thumbnails = Some(created.thumbnails.clone());
+            kv::record_stage(
+                &kv_store,
+                bucket,
+                key,
+                STAGE,
+                status(StageState::Done, detail, None),
+                |record| {
+                    record.thumbnails = thumbnails;
+                },
+            )?;
+            let envelope = thumbnail_created_envelope(event, &created, &clock::now_rfc3339());
+            println!(
+                "thumbnailed {bucket}/{key}: {} trace={trace}",
                 created.thumbnails.len()
             );
-            Ok(())
+            Ok(Some(envelope.into_bytes()))
         }
-        Ok(Outcome::Ignored(why)) => {
+        Outcome::Ignored(why) => {
+            kv::record_stage(
+                &kv_store,
+                bucket,
+                key,
+                STAGE,
+                status(StageState::Ignored, why.clone(), None),
+                |_| {},
+            )?;
             println!("skipped {bucket}/{key}: {why} trace={trace}");
-            Ok(())
+            Ok(None)
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct Keys {
     pub errors: String,
     /// Hash of counters (processed, duplicate, superseded, retried, dead, ...).
     pub stats: String,
+    /// Pub/sub channel on which every payload queued for the stage is also
+    /// published, for watchers; nothing depends on anyone listening.
+    pub feed: String,
 }
 
 /// The consumer group every replica of a stage reads through.
@@ -40,6 +43,7 @@ impl Keys {
             attempts: k("attempts"),
             errors: k("errors"),
             stats: k("stats"),
+            feed: k("feed"),
         }
     }
 

@@ -71,7 +71,8 @@ end
 return 'busy'
 "#;
 
-/// Settle an entry whose effects are stored: forward its output, mark its
+/// Settle an entry whose effects are stored: forward its output (also
+/// published on the next channel's `:feed` for watchers), mark its
 /// unit of work done, release its lock, acknowledge and delete it.
 ///
 /// KEYS: work, retry, attempts, errors, stats, next work stream, done
@@ -81,7 +82,10 @@ return 'busy'
 pub const SETTLE: &str = r#"
 local group, id = ARGV[1], ARGV[2]
 if #ARGV > 7 then
-  for i = 8, #ARGV do redis.call('XADD', KEYS[6], '*', 'payload', ARGV[i]) end
+  for i = 8, #ARGV do
+    redis.call('XADD', KEYS[6], '*', 'payload', ARGV[i])
+    redis.call('PUBLISH', ARGV[4] .. ':feed', ARGV[i])
+  end
   redis.call('PUBLISH', ARGV[4], ARGV[5])
 end
 if KEYS[7] ~= '' then redis.call('SET', KEYS[7], '1', 'EX', ARGV[6]) end
@@ -189,12 +193,16 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return id
 "#;
 
-/// Add work and ring the doorbell.
+/// Add work and ring the doorbell; each payload is also published on
+/// `{channel}:feed` for watchers (`thumbflow watch`).
 ///
 /// KEYS: work. ARGV: channel, doorbell, payloads... Answers the entry ids.
 pub const ENQUEUE: &str = r#"
 local ids = {}
-for i = 3, #ARGV do table.insert(ids, redis.call('XADD', KEYS[1], '*', 'payload', ARGV[i])) end
+for i = 3, #ARGV do
+  table.insert(ids, redis.call('XADD', KEYS[1], '*', 'payload', ARGV[i]))
+  redis.call('PUBLISH', ARGV[1] .. ':feed', ARGV[i])
+end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return ids
 "#;

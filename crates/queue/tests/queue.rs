@@ -34,10 +34,13 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (apt-get install redis-server)");
-        let url = format!("redis://127.0.0.1:{port}");
+        let server = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
         for _ in 0..100 {
-            if NativeRedis::connect(&url).is_ok() {
-                return Self { child, url };
+            if NativeRedis::connect(&server.url).is_ok() {
+                return server;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
