@@ -29,6 +29,10 @@ pub struct AppOptions {
     pub state_dir: PathBuf,
     /// `--variable K=V` overrides, highest precedence.
     pub variables: Vec<(String, String)>,
+    /// Run only these components and their triggers (`--component-id`, as
+    /// in `spin up`); empty runs them all. Replicas of one stage on several
+    /// hosts share its durable queue.
+    pub components: Vec<String>,
 }
 
 /// What a component is triggered by, with its typed pre-instance.
@@ -109,8 +113,22 @@ impl App {
             redis: Arc::new(RedisPool::default()),
         };
         let linker = linker(&runtime)?;
+        for id in &options.components {
+            anyhow::ensure!(
+                manifest.components.contains_key(id),
+                "--component-id {id:?}: the manifest has no such component (it has {})",
+                manifest
+                    .components
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let selected =
+            |id: &str| options.components.is_empty() || options.components.iter().any(|c| c == id);
         let mut components = BTreeMap::new();
-        for (id, component) in &manifest.components {
+        for (id, component) in manifest.components.iter().filter(|(id, _)| selected(id)) {
             let grants = Grants {
                 component: id.clone(),
                 key_value_stores: component.key_value_stores.clone(),
@@ -145,6 +163,7 @@ impl App {
         let http_routes: Vec<HttpRoute> = manifest
             .http_triggers
             .iter()
+            .filter(|t| selected(&t.component))
             .map(|t| HttpRoute {
                 route: t.route.clone(),
                 component: t.component.clone(),
@@ -156,7 +175,11 @@ impl App {
             .map(|a| variables.expand(a))
             .transpose()?;
         let mut redis = Vec::new();
-        for trigger in &manifest.redis_triggers {
+        for trigger in manifest
+            .redis_triggers
+            .iter()
+            .filter(|t| selected(&t.component))
+        {
             let address = match &trigger.address {
                 Some(a) => variables.expand(a)?,
                 None => default_address.clone().with_context(|| {
@@ -179,13 +202,23 @@ impl App {
             let route: &HttpRoute = route;
             check_entry(&components, &route.component, "http")?;
         }
+        let metrics = Arc::new(crate::metrics::Metrics::with_queues(
+            redis
+                .iter()
+                .map(|sub| crate::metrics::StageQueue {
+                    stage: sub.component.clone(),
+                    address: sub.address.clone(),
+                    channel: sub.channel.clone(),
+                })
+                .collect(),
+        ));
         Ok(Self {
             runtime,
             components,
             http_routes,
             redis,
             kv_path,
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics,
             services,
             slots: Arc::new(Semaphore::new(slots)),
         })

@@ -124,15 +124,21 @@ pub struct TriggerLimits {
     /// How long an HTTP request waits for a free instance before it is
     /// answered `503 Service Unavailable` with `Retry-After`.
     pub http_queue_timeout: Duration,
+    /// How often each Redis subscription's component is woken with the
+    /// doorbell when it has no message waiting (and once at start), so
+    /// work queued while no replica ran, retries coming due and expired
+    /// leases are picked up without waiting for the next publish; `None`: never.
+    pub drain_interval: Option<Duration>,
 }
 
 impl Default for TriggerLimits {
-    /// The machine's cores, a 30 s drain and a 30 s HTTP queue.
+    /// The machine's cores, a 30 s drain, a 30 s HTTP queue, a doorbell every 2 s.
     fn default() -> Self {
         Self {
             concurrency: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
             drain_timeout: Duration::from_secs(30),
             http_queue_timeout: Duration::from_secs(30),
+            drain_interval: Some(Duration::from_secs(2)),
         }
     }
 }

@@ -50,6 +50,10 @@ enum Command {
     Status(thumbflow::client::status::StatusArgs),
     /// Print the pipeline's stage events live, from its Redis channels.
     Watch(thumbflow::client::watch::WatchArgs),
+    /// List or replay the stages' dead letters (events that failed for good).
+    Dlq(thumbflow::client::dlq::DlqArgs),
+    /// Wake every stage to drain its queue (hosts that do not on their own, like real Spin).
+    Drain(thumbflow::client::dlq::DrainArgs),
 }
 
 /// The compile cache flags, named and read from the environment as `spin up` does.
@@ -113,6 +117,16 @@ struct UpArgs {
     /// once; more wait for a free instance [default: the machine's cores].
     #[arg(long)]
     concurrency: Option<std::num::NonZeroUsize>,
+    /// Run only this component and its triggers (repeatable), like `spin up
+    /// --component-id`: e.g. gateway-only replicas and worker replicas, all
+    /// sharing the stages' durable queues in Redis.
+    #[arg(long = "component-id", value_name = "ID")]
+    component_ids: Vec<String>,
+    /// How often each Redis-triggered stage is woken to drain its queue
+    /// (work left after an outage, retries coming due, a crashed worker's
+    /// expired lease) when no message arrives, in milliseconds; 0: never.
+    #[arg(long, default_value_t = 2000)]
+    drain_interval_ms: u64,
     /// On Ctrl-C, how long to wait for received events and requests to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     shutdown_timeout_secs: u64,
@@ -171,6 +185,8 @@ fn main() -> ExitCode {
         Command::Send(args) => return thumbflow::client::status::send_main(&args),
         Command::Status(args) => return thumbflow::client::status::main(&args),
         Command::Watch(args) => return thumbflow::client::watch::main(&args),
+        Command::Dlq(args) => return thumbflow::client::dlq::main(&args),
+        Command::Drain(args) => return thumbflow::client::dlq::drain_main(&args),
     };
     match result {
         Ok(code) => code,
@@ -204,6 +220,8 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let triggers = TriggerLimits {
         concurrency: args.concurrency.unwrap_or(defaults.concurrency),
         drain_timeout: Duration::from_secs(args.shutdown_timeout_secs),
+        drain_interval: (args.drain_interval_ms > 0)
+            .then(|| Duration::from_millis(args.drain_interval_ms)),
         ..defaults
     };
     // Room for every trigger at full concurrency; an unreadable manifest is
@@ -220,6 +238,7 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             &args.cache.compile_cache(),
         )?);
         let options = thumbflow::app::AppOptions {
+            components: args.component_ids,
             manifest: args.manifest,
             state_dir: args.state_dir,
             variables: args.variables,

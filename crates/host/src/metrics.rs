@@ -10,8 +10,11 @@
 //! registry and encoder are `prometheus-client`, the Prometheus project's
 //! Rust client.
 //!
-//! Retries, dead letters and skipped duplicates are not counted: the host
-//! has none of them until stages read durable work queues (issue 10).
+//! Per stage, from its durable queue in Redis (read at each scrape, so the
+//! figures are the pipeline's, shared by every replica): events processed,
+//! ignored, skipped as duplicate or superseded, retried, dead-lettered,
+//! deferred and replayed (counters), and the backlog, in-flight, retrying
+//! and dead-letter gauges.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +65,51 @@ struct ComponentLabels {
     component: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    stage: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageOutcomeLabels {
+    stage: String,
+    outcome: String,
+}
+
+/// A stage whose durable queue the metrics read: its component, the Redis
+/// address and its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageQueue {
+    /// Component id (the stage).
+    pub stage: String,
+    /// Redis address.
+    pub address: String,
+    /// The stage's channel (its queue's keys derive from it).
+    pub channel: String,
+}
+
+/// The queue counters exported, in this order.
+const STAGE_OUTCOMES: [&str; 8] = [
+    "processed",
+    "ignored",
+    "duplicate",
+    "superseded",
+    "retried",
+    "dead",
+    "deferred",
+    "replayed",
+];
+
+#[derive(Debug, Default)]
+struct QueueMetrics {
+    sources: Vec<StageQueue>,
+    events: Family<StageOutcomeLabels, Counter>,
+    backlog: Family<StageLabels, Gauge>,
+    in_flight: Family<StageLabels, Gauge>,
+    retrying: Family<StageLabels, Gauge>,
+    dead_letters: Family<StageLabels, Gauge>,
+}
+
 type DurationFamily = Family<ComponentLabels, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -77,6 +125,7 @@ pub struct Metrics {
     durations: DurationFamily,
     queued: Family<ComponentLabels, Gauge>,
     running: Family<ComponentLabels, Gauge>,
+    queues: QueueMetrics,
 }
 
 impl Default for Metrics {
@@ -88,7 +137,41 @@ impl Default for Metrics {
 impl Metrics {
     /// Empty metrics, every family registered.
     pub fn new() -> Self {
+        Self::with_queues(Vec::new())
+    }
+
+    /// Empty metrics that also read the durable queues of `sources` at each scrape.
+    pub fn with_queues(sources: Vec<StageQueue>) -> Self {
         let mut registry = Registry::default();
+        let queues = QueueMetrics {
+            sources,
+            ..QueueMetrics::default()
+        };
+        registry.register(
+            "thumbflow_stage_events",
+            "Events each stage's queue settled or re-drove, by outcome (processed, ignored, duplicate, superseded, retried, dead, deferred, replayed), for every replica together",
+            queues.events.clone(),
+        );
+        registry.register(
+            "thumbflow_stage_backlog",
+            "Events in a stage's queue: waiting, in flight or waiting for a retry",
+            queues.backlog.clone(),
+        );
+        registry.register(
+            "thumbflow_stage_in_flight",
+            "Events a worker of the stage has taken and not yet settled",
+            queues.in_flight.clone(),
+        );
+        registry.register(
+            "thumbflow_stage_retrying",
+            "Events of the stage waiting for a retry",
+            queues.retrying.clone(),
+        );
+        registry.register(
+            "thumbflow_stage_dead_letters",
+            "Events in the stage's dead-letter stream (thumbflow dlq list)",
+            queues.dead_letters.clone(),
+        );
         let invocations = Family::<InvocationLabels, Counter>::default();
         let durations = DurationFamily::new_with_constructor(duration_histogram);
         let queued = Family::<ComponentLabels, Gauge>::default();
@@ -119,6 +202,70 @@ impl Metrics {
             durations,
             queued,
             running,
+            queues,
+        }
+    }
+
+    /// Read every stage queue's counters from Redis into the metrics (a
+    /// stage whose Redis cannot be reached keeps its last figures).
+    pub async fn refresh_queues(&self) {
+        let sources = self.queues.sources.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            sources
+                .into_iter()
+                .filter_map(|source| {
+                    let redis = thumbflow_queue::redis::NativeRedis::connect(&source.address)
+                        .map_err(|e| tracing::debug!("metrics: {e}"))
+                        .ok()?;
+                    let queue = thumbflow_queue::Queue::new(
+                        redis,
+                        &source.stage,
+                        &source.channel,
+                        thumbflow_queue::QueueConfig::default(),
+                    );
+                    let stats = queue
+                        .stats()
+                        .map_err(|e| tracing::debug!("metrics: {e}"))
+                        .ok()?;
+                    Some((source.stage, stats))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (stage, stats) in read {
+            let labels = StageLabels {
+                stage: stage.clone(),
+            };
+            let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            self.queues
+                .backlog
+                .get_or_create(&labels)
+                .set(gauge(stats.backlog));
+            self.queues
+                .in_flight
+                .get_or_create(&labels)
+                .set(gauge(stats.in_flight));
+            self.queues
+                .retrying
+                .get_or_create(&labels)
+                .set(gauge(stats.retrying));
+            self.queues
+                .dead_letters
+                .get_or_create(&labels)
+                .set(gauge(stats.dead_letters));
+            for outcome in STAGE_OUTCOMES {
+                let counter = self.queues.events.get_or_create(&StageOutcomeLabels {
+                    stage: stage.clone(),
+                    outcome: outcome.to_owned(),
+                });
+                // Counters only go up: add what Redis counted since the last scrape.
+                let now = stats.counter(outcome);
+                let seen = counter.get();
+                if now > seen {
+                    counter.inc_by(now - seen);
+                }
+            }
         }
     }
 
@@ -205,6 +352,7 @@ async fn answer(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let (status, content_type, body) = if req.uri().path() == "/metrics" {
+        metrics.refresh_queues().await;
         (
             hyper::StatusCode::OK,
             prometheus_client::encoding::prometheus_text::CONTENT_TYPE,

@@ -379,6 +379,7 @@ async fn load_app(
     variables: Vec<(String, String)>,
 ) -> anyhow::Result<Arc<App>> {
     let options = AppOptions {
+        components: Vec::new(),
         manifest: manifest.to_owned(),
         state_dir,
         variables,

@@ -8,7 +8,8 @@
 //! - [`upload`]: files and folders in, a concurrent upload with a progress
 //!   bar, a wait for each object's verdict, a summary;
 //! - [`status`]: `status KEY` and `send EVENT.json|-`;
-//! - [`watch`]: live stage events from Redis.
+//! - [`watch`]: live stage events from Redis;
+//! - [`dlq`]: `dlq list`, `dlq replay` and `drain`, over the gateway's admin routes.
 //!
 //! This module holds what they share: the [`GatewayArgs`] flags, the
 //! [`Gateway`] client, its typed [`ClientError`], and the exit codes every
@@ -21,6 +22,7 @@
 //! | 2 | usage or connection: bad flags, gateway unreachable, token refused, a server error |
 //! | 3 | `status`: no record of that key |
 
+pub mod dlq;
 pub mod status;
 pub mod upload;
 pub mod verdict;
@@ -279,6 +281,39 @@ impl Gateway {
                 url,
                 reason: format!("status record is not thumbflow's: {e}"),
             })
+    }
+}
+
+impl Gateway {
+    /// `GET` or `POST` an admin route (`/admin/...`, with its query) with
+    /// the token; its JSON answer. A 404 means a gateway without admin
+    /// routes (an older thumbflow) or, for a replay, no such dead letter.
+    pub async fn admin(
+        &self,
+        post: bool,
+        path_and_query: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let url = format!("{}{path_and_query}", self.base);
+        let request = if post {
+            self.http.post(&url)
+        } else {
+            self.http.get(&url)
+        };
+        let (status, body) = self.send(&url, self.authorized(request)).await?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| ClientError::Unexpected {
+                url: url.clone(),
+                reason: format!("answer is not JSON: {e}"),
+            })?;
+        if status == 404 {
+            let message = value
+                .get("error")
+                .and_then(|m| m.as_str())
+                .unwrap_or("not found")
+                .to_owned();
+            return Err(ClientError::Refused { status, message });
+        }
+        Ok(value)
     }
 }
 

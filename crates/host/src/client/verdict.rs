@@ -80,6 +80,10 @@ pub fn verdict(status: &ObjectStatus, since: Option<&str>) -> Verdict {
         };
         let reason = || result.detail.clone().unwrap_or_default();
         match result.state {
+            // A retryable failure is retried by the stage's queue: not final yet.
+            StageState::Failed if result.retryable == Some(true) => {
+                return Verdict::Pending { last_stage }
+            }
             StageState::Failed => {
                 return Verdict::Failed {
                     stage: stage.to_owned(),

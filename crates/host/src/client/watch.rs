@@ -1,7 +1,8 @@
 //! `thumbflow watch`: the pipeline's stage events as they happen, read from
-//! the Redis channels the stages themselves use (so it works the same with
-//! our host and with real Spin, which share nothing else a client could
-//! ask). One line per message: which stage the message ends, the object,
+//! Redis (so it works the same with our host and with real Spin, which
+//! share nothing else a client could ask): every payload queued for a stage
+//! is also published on the stage channel's `:feed` channel
+//! ([`thumbflow_queue::Keys::feed`]), which this subscribes to. One line per message: which stage the message ends, the object,
 //! and the event id to look up.
 
 use std::process::ExitCode;
@@ -144,11 +145,14 @@ async fn watch(args: &WatchArgs) -> Result<(), String> {
         .get_async_pubsub()
         .await
         .map_err(|e| format!("connecting to {}: {e}", args.redis))?;
-    let channels = vec![
-        args.raw_channel.clone(),
-        args.images_channel.clone(),
-        args.thumbnails_channel.clone(),
-    ];
+    let channels: Vec<String> = [
+        &args.raw_channel,
+        &args.images_channel,
+        &args.thumbnails_channel,
+    ]
+    .into_iter()
+    .map(|c| thumbflow_queue::Keys::new(c).feed)
+    .collect();
     pubsub
         .subscribe(&channels)
         .await
@@ -163,11 +167,9 @@ async fn watch(args: &WatchArgs) -> Result<(), String> {
             return Err(format!("{} closed the connection", args.redis));
         };
         seen += 1;
-        let event = describe(
-            args,
-            message.get_channel_name(),
-            message.get_payload_bytes(),
-        );
+        let feed = message.get_channel_name();
+        let channel = feed.strip_suffix(":feed").unwrap_or(feed);
+        let event = describe(args, channel, message.get_payload_bytes());
         if args.json {
             print_json(&event);
         } else {

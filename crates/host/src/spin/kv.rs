@@ -31,6 +31,7 @@ impl KvDatabase {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 10000;
              CREATE TABLE IF NOT EXISTS spin_key_value (
                  store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
                  PRIMARY KEY (store, key));",

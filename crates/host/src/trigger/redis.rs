@@ -18,6 +18,15 @@
 //! waits on a host call (a blocking Redis command) so it cannot hold its
 //! slot for ever.
 //!
+//! # Doorbells
+//!
+//! The stages keep their work in durable queues (`thumbflow_queue`): a
+//! message is only the doorbell that makes a stage drain its queue. With
+//! [`TriggerLimits::drain_interval`] set, each subscription's component is
+//! also rung at start and then periodically whenever no message is waiting,
+//! so work queued while no replica ran, retries coming due and the leases
+//! of crashed workers are picked up without a new publish.
+//!
 //! # Shutdown
 //!
 //! When `shutdown` resolves, each subscriber unsubscribes (Redis sends every
@@ -68,11 +77,13 @@ pub async fn run_with(
     let backlog = Arc::new(AtomicUsize::new(0));
     let mut workers = JoinSet::new();
     let mut by_address: BTreeMap<String, Vec<Route>> = BTreeMap::new();
+    let mut subscribers = JoinSet::new();
     for sub in &app.redis {
         let Some(component) = app.components.get(&sub.component).cloned() else {
             continue;
         };
         let (queue, received) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
         workers.spawn(worker(
             app.clone(),
             component,
@@ -80,7 +91,22 @@ pub async fn run_with(
             received,
             limits.concurrency.get(),
             backlog.clone(),
+            waiting.clone(),
         ));
+        if let Some(every) = limits.drain_interval {
+            subscribers.spawn(doorbell(
+                Route {
+                    channel: sub.channel.clone(),
+                    component: sub.component.clone(),
+                    queue: queue.clone(),
+                    waiting: waiting.clone(),
+                },
+                every,
+                backlog.clone(),
+                app.metrics.clone(),
+                stop_rx.clone(),
+            ));
+        }
         by_address
             .entry(sub.address.clone())
             .or_default()
@@ -88,9 +114,9 @@ pub async fn run_with(
                 channel: sub.channel.clone(),
                 component: sub.component.clone(),
                 queue,
+                waiting,
             });
     }
-    let mut subscribers = JoinSet::new();
     for (address, routes) in by_address {
         subscribers.spawn(subscribe_loop(
             address,
@@ -127,6 +153,43 @@ struct Route {
     channel: String,
     component: String,
     queue: mpsc::UnboundedSender<Vec<u8>>,
+    /// Messages in `queue` not yet started.
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Route {
+    fn send(&self, payload: Vec<u8>, backlog: &AtomicUsize, metrics: &Metrics) {
+        if self.queue.send(payload).is_ok() {
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            backlog.fetch_add(1, Ordering::Relaxed);
+            metrics.queued(&self.component, 1);
+        }
+    }
+}
+
+/// Wake `route`'s component with the doorbell at start and every `every`
+/// while it has no message waiting, until `stop`: the stage drains its
+/// durable queue (work queued while it was down, retries come due, leases
+/// of crashed workers expired) even when nothing is published.
+async fn doorbell(
+    route: Route,
+    every: Duration,
+    backlog: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if route.waiting.load(Ordering::Relaxed) == 0 {
+            route.send(thumbflow_queue::DOORBELL.to_vec(), &backlog, &metrics);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Hand one message to every subscription of its channel.
@@ -138,10 +201,7 @@ fn route(
     metrics: &Metrics,
 ) {
     for r in routes.iter().filter(|r| r.channel == channel) {
-        if r.queue.send(payload.to_vec()).is_ok() {
-            backlog.fetch_add(1, Ordering::Relaxed);
-            metrics.queued(&r.component, 1);
-        }
+        r.send(payload.to_vec(), backlog, metrics);
     }
 }
 
@@ -155,9 +215,11 @@ async fn worker(
     mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
     concurrency: usize,
     backlog: Arc<AtomicUsize>,
+    waiting: Arc<AtomicUsize>,
 ) {
     let mut running = JoinSet::new();
     while let Some(payload) = queue.recv().await {
+        waiting.fetch_sub(1, Ordering::Relaxed);
         while running.len() >= concurrency.max(1) {
             let _ = running.join_next().await;
         }
@@ -331,8 +393,12 @@ async fn dispatch_in(
     }
 }
 
-/// A message's event id for logs: the CloudEvents / EventBridge `id`, else a short hash.
+/// A message's event id for logs: `doorbell`, the CloudEvents / EventBridge
+/// `id`, else a short hash.
 fn event_id(payload: &[u8]) -> String {
+    if payload == thumbflow_queue::DOORBELL {
+        return "doorbell".to_owned();
+    }
     serde_json::from_slice::<serde_json::Value>(payload)
         .ok()
         .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned))
