@@ -170,11 +170,11 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
     for _ in 0..600 {
         let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
             .arg("NUMSUB")
-            .arg("thumbflow.thumbnails")
+            .arg("thumbflow.thumbnails:feed")
             .query_async(&mut conn)
             .await
             .unwrap();
-        if counts[0].1 >= 2 {
+        if counts[0].1 >= 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -191,6 +191,7 @@ fn compile_cache_memory_limit_reuses_the_code_it_does_not_change() {
 fn load_app(cache: &TempCache, state: &Path) -> Arc<Runtime> {
     let runtime = Arc::new(cache.runtime(InvocationLimits::default()));
     let options = AppOptions {
+        components: Vec::new(),
         manifest: root().join("spin.toml"),
         state_dir: state.to_owned(),
         variables: Vec::new(),

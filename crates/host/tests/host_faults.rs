@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt as _;
 use thumbflow::app::{App, AppOptions, Entry};
 use thumbflow::limits::{InstancePool, TriggerLimits};
 use thumbflow::spin::kv::KvDatabase;
@@ -158,9 +159,14 @@ impl Host {
     async fn start(redis_url: &str, pool: InstancePool, limits: TriggerLimits) -> Self {
         let state = tempfile::tempdir().unwrap();
         let options = AppOptions {
+            components: Vec::new(),
             manifest: root().join("spin.toml"),
             state_dir: state.path().to_owned(),
-            variables: vec![("redis_address".to_owned(), redis_url.to_owned())],
+            variables: vec![
+                ("redis_address".to_owned(), redis_url.to_owned()),
+                // An event a worker held when Redis died is taken again after this.
+                ("work_lease_ms".to_owned(), "2000".to_owned()),
+            ],
         };
         let runtime = Arc::new(Runtime::with_pool(InvocationLimits::default(), pool).unwrap());
         let app = Arc::new(
@@ -351,21 +357,56 @@ fn limits(concurrency: usize) -> TriggerLimits {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_restart_mid_run_then_publishing_works_without_restarting_the_host() {
+async fn redis_restart_mid_stream_loses_no_accepted_upload_and_publishing_heals() {
+    const UPLOADS: usize = 40;
     let mut redis = AofRedis::start();
     let host = Host::start(&redis.url(), InstancePool::default(), limits(2)).await;
     let bytes = photo();
-    assert_eq!(host.put("before.jpg", bytes.clone()).await.status(), 201);
-    let before = host
-        .wait_status("before.jpg", "the first thumbnail", thumbnail_done)
-        .await;
-    assert!(stage_is(&before, "thumbnailer", "done"), "{before:#}");
 
-    redis.kill_and_restart();
+    // Uploads keep coming while Redis is killed and restarted under them.
+    let uploads = futures::stream::iter(0..UPLOADS)
+        .map(|i| {
+            let (host, bytes) = (&host, bytes.clone());
+            async move {
+                let key = format!("mid/{i:02}.jpg");
+                let status = host.put(&key, bytes).await.status().as_u16();
+                (key, status)
+            }
+        })
+        .buffer_unordered(2)
+        .collect::<Vec<_>>();
+    let restart = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        redis.kill_and_restart();
+    };
+    let (results, ()) = tokio::join!(uploads, restart);
+    let accepted: Vec<&String> = results
+        .iter()
+        .filter(|(_, status)| *status == 201)
+        .map(|(key, _)| key)
+        .collect();
+    for (key, status) in &results {
+        assert!(
+            *status == 201 || *status == 503,
+            "{key}: {status} (an upload is accepted or refused, never half-done)"
+        );
+    }
+    assert!(!accepted.is_empty(), "{results:?}");
     wait_subscribed(&redis.url(), &host.channels).await;
 
-    // The gateway's outbound connection broke with the restart: its very
-    // next publish must go out on a new one (a 503 would mean it was reused).
+    // Every accepted upload is thumbnailed: the queue survived in the AOF.
+    for key in &accepted {
+        let status = host
+            .wait_status(key, "the accepted upload's thumbnail", thumbnail_done)
+            .await;
+        assert!(
+            stage_is(&status, "thumbnailer", "done"),
+            "{key}: {status:#}"
+        );
+    }
+
+    // The gateway's outbound connection broke with the restart: the next
+    // publish must go out on a new one (a 503 would mean it was reused).
     let response = host.put("after.jpg", bytes).await;
     let status = response.status();
     assert_eq!(status, 201, "{}", response.text().await.unwrap());
@@ -377,6 +418,10 @@ async fn redis_restart_mid_run_then_publishing_works_without_restarting_the_host
         )
         .await;
     assert!(stage_is(&after, "thumbnailer", "done"), "{after:#}");
+    println!(
+        "restart mid-stream: {} of {UPLOADS} uploads accepted, all thumbnailed",
+        accepted.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,6 +580,7 @@ source = "{}"
     );
     std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
     let options = AppOptions {
+        components: Vec::new(),
         manifest: dir.path().join("spin.toml"),
         state_dir: dir.path().to_owned(),
         variables: Vec::new(),

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thumbflow::app::{App, AppOptions};
+use thumbflow::limits::TriggerLimits;
 use thumbflow::{InvocationLimits, Runtime};
 
 /// Repository root.
@@ -113,7 +114,7 @@ pub struct Pipeline {
     pub endpoint: Endpoint,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    _state: tempfile::TempDir,
+    _state: Option<tempfile::TempDir>,
 }
 
 impl Pipeline {
@@ -123,7 +124,36 @@ impl Pipeline {
         redis: &Redis,
         variables: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let state = tempfile::tempdir()?;
+        Self::start_replica(
+            manifest,
+            redis,
+            variables,
+            &[],
+            None,
+            TriggerLimits::default(),
+        )
+        .await
+    }
+
+    /// Start only `components` of `manifest` (all when empty) with
+    /// `limits`, keeping key-value data in `state_dir` when given (replicas
+    /// on one machine share it, as replicas elsewhere share Redis).
+    pub async fn start_replica(
+        manifest: &Path,
+        redis: &Redis,
+        variables: &[(&str, &str)],
+        components: &[&str],
+        state_dir: Option<&Path>,
+        limits: TriggerLimits,
+    ) -> anyhow::Result<Self> {
+        let owned = match state_dir {
+            Some(_) => None,
+            None => Some(tempfile::tempdir()?),
+        };
+        let state_path = state_dir
+            .map(Path::to_owned)
+            .or_else(|| owned.as_ref().map(|t| t.path().to_owned()))
+            .unwrap();
         let mut vars = vec![("redis_address".to_owned(), redis.url())];
         vars.extend(
             variables
@@ -131,8 +161,9 @@ impl Pipeline {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         let options = AppOptions {
+            components: components.iter().map(|c| (*c).to_owned()).collect(),
             manifest: manifest.to_owned(),
-            state_dir: state.path().to_owned(),
+            state_dir: state_path,
             variables: vars,
         };
         let runtime = Arc::new(Runtime::new(InvocationLimits::default())?);
@@ -144,7 +175,7 @@ impl Pipeline {
         let task = tokio::spawn({
             let app = app.clone();
             async move {
-                let _ = thumbflow::up::run(app, listener, async {
+                let _ = thumbflow::up::run_with(app, listener, limits, async {
                     let _ = rx.await;
                 })
                 .await;
@@ -161,7 +192,7 @@ impl Pipeline {
             endpoint,
             shutdown: Some(tx),
             task: Some(task),
-            _state: state,
+            _state: owned,
         };
         pipeline.endpoint.wait_subscribed(redis).await;
         Ok(pipeline)

@@ -298,6 +298,12 @@ pub type Received = Arc<Mutex<Vec<(BTreeMap<String, String>, Vec<u8>)>>>;
 /// A webhook receiver on a free port that records every request; returns
 /// its origin (`http://127.0.0.1:PORT`).
 pub async fn webhook_receiver() -> (String, Received) {
+    webhook_receiver_failing(Arc::new(Mutex::new(None))).await
+}
+
+/// [`webhook_receiver`] that answers `500` (and records nothing) to every
+/// request whose body contains the text in `fail`, while it holds one.
+pub async fn webhook_receiver_failing(fail: Arc<Mutex<Option<String>>>) -> (String, Received) {
     use hyper::service::service_fn;
     let received: Received = Arc::new(Mutex::new(Vec::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -309,9 +315,11 @@ pub async fn webhook_receiver() -> (String, Received) {
                 return;
             };
             let sink = sink.clone();
+            let fail = fail.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let sink = sink.clone();
+                    let fail = fail.clone();
                     async move {
                         use http_body_util::BodyExt;
                         let headers = req
@@ -320,6 +328,17 @@ pub async fn webhook_receiver() -> (String, Received) {
                             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
                             .collect();
                         let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                        let failing =
+                            fail.lock().unwrap().clone().is_some_and(|marker| {
+                                String::from_utf8_lossy(&body).contains(&marker)
+                            });
+                        if failing {
+                            let mut refused = hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::from_static(b"receiver down"),
+                            ));
+                            *refused.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+                            return Ok::<_, std::convert::Infallible>(refused);
+                        }
                         sink.lock().unwrap().push((headers, body));
                         Ok::<_, std::convert::Infallible>(hyper::Response::new(
                             http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
