@@ -51,7 +51,10 @@ function remembered() {
 }
 
 function saveRemembered() {
-  const list = [...entries.values()].map((e) => ({ key: e.key, bucket: e.bucket || null }));
+  // Refused uploads and keys with no status are shown for this visit only.
+  const list = [...entries.values()]
+    .filter((e) => !e.uploadError && !e.missing)
+    .map((e) => ({ key: e.key, bucket: e.bucket || null }));
   storageSet(STORE_OBJECTS, JSON.stringify(list.slice(0, MAX_REMEMBERED)));
 }
 
@@ -137,7 +140,6 @@ function derive(entry) {
   const stages = (entry.status && entry.status.stages) || {};
   const received = stages.gateway ? parseTime(stages.gateway.at) : NaN;
   const rows = [];
-  let previousAt = NaN;
   let blocked = Boolean(entry.uploadError);
   let overall = "working";
   let settled = false;
@@ -167,8 +169,11 @@ function derive(entry) {
       row.at = parseTime(record.at);
       row.detail = record.detail || "";
       row.retryable = record.retryable;
-      row.took = name === "gateway" ? entry.uploadMs : row.at - previousAt;
-      previousAt = row.at;
+      // A stage's step is measured from the latest earlier stage recorded
+      // before it: a stage records after publishing its event, so the next
+      // stage can finish first (its step then starts from the one before).
+      const before = rows.map((r) => r.at).filter((at) => at <= row.at);
+      row.took = name === "gateway" ? entry.uploadMs : row.at - Math.max(...before);
       if (row.state === "failed" || row.state === "dead") {
         const what = row.state === "dead" ? "dead-lettered" : "failed";
         error = error || `${label} ${what}: ${row.detail || "no detail recorded"}`;
@@ -195,10 +200,11 @@ function derive(entry) {
   else if (entry.uploading) overall = "uploading";
   settled = ["dead", "failed", "ignored", "done"].includes(overall);
 
-  const first = rows.find((r) => Number.isFinite(r.at));
-  const last = [...rows].reverse().find((r) => Number.isFinite(r.at));
+  const timed = rows.filter((r) => Number.isFinite(r.at));
+  const first = timed[0];
+  const last = timed.reduce((latest, r) => (latest && latest.at >= r.at ? latest : r), null);
   const total = first && last && first !== last ? last.at - first.at : NaN;
-  return { rows, overall, settled, error, total };
+  return { rows, overall, settled, error, total, last };
 }
 
 const BADGES = {
@@ -279,7 +285,7 @@ function render(entry) {
   const timeline = $(".timeline", card);
   timeline.replaceChildren(...view.rows.map(renderRow));
   $(".total", card).textContent = Number.isFinite(view.total)
-    ? `received to ${view.rows.filter((r) => Number.isFinite(r.at)).pop().label.toLowerCase()}: ${duration(view.total)}`
+    ? `received to ${view.last.label.toLowerCase()}: ${duration(view.total)}`
     : "";
   return view;
 }
@@ -416,6 +422,8 @@ async function poll(entry) {
     if (response.status === 404) {
       // The gateway records its stage before it answers an upload, so no
       // status means no upload under this key (or a store that was reset).
+      entry.missing = true;
+      saveRemembered();
       entry.card.dataset.state = "missing";
       const error = $(".error", entry.card);
       error.hidden = false;
