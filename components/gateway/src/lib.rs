@@ -12,7 +12,8 @@
 //! - `GET /status`: the recently rejected raw events (malformed ones name no
 //!   object); their previews only with the API token when one is set;
 //! - `GET /healthz`;
-//! - `/admin/...`: the stages' queues and dead letters ([`admin`]).
+//! - `/admin/...`: the stages' queues and dead letters ([`admin`]);
+//! - `GET /` and `GET /assets/*`: the gallery page ([`gallery`]).
 //!
 //! Objects live in the store the `store` variable names: the key-value
 //! layout (`kv`) or the S3 bucket (`s3`), so the same routes work in both.
@@ -28,6 +29,8 @@
 //! storage webhooks cannot send headers. Tokens are never logged.
 // spin-sdk's generated export needs `unsafe`; the code written here does not.
 #![allow(unsafe_code)]
+
+mod gallery;
 
 use anyhow::Context as _;
 use spin_sdk::http::{Params, Request, Response, Router};
@@ -81,6 +84,8 @@ fn handle(req: Request) -> Response {
     router.post("/admin/drain", |req: Request, _: Params| {
         respond(admin::drain(&req))
     });
+    router.get("/", gallery::index);
+    router.get("/assets/*", gallery::assets);
     router.any("/*", |_: Request, _: Params| error(404, "no such route"));
     router.handle(req)
 }

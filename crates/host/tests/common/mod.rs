@@ -6,6 +6,7 @@
 //! deadlines (no sleeps as asserts).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
+pub mod browser;
 pub mod s3;
 pub mod scenarios;
 pub mod spin;
