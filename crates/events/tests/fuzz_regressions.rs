@@ -5,6 +5,9 @@
 //! and every accepted event's envelope reads back, through the function
 //! the thumbnailer uses, as the same event.
 
+// Test helpers outside #[test] fns: a panic is how they report failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use thumbflow_events::{normalize, CanonicalEvent, NormalizeError, NormalizeOptions, Outcome};

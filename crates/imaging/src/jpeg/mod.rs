@@ -48,6 +48,16 @@ const NATURAL_LIMIT: [usize; 64] = {
 /// corrupt: give up instead of decoding a picture of zeros.
 const MAX_FAKE_BYTES: usize = 4096;
 
+/// Most scans a progressive image may have. Every scan walks every block
+/// of its components, and a scan that only codes end-of-band runs costs a
+/// few bytes, so without a cap a 32 KB file of repeated scans keeps a
+/// decoder busy for seconds (`tests/fixtures/fuzz/jpeg_decode/`). 100
+/// is zune-jpeg's default, which the full-size path (through `image`)
+/// already applies, so every decode scale accepts the same files; real
+/// encoders write about 10. Sequential scans need real data for every
+/// block, so they are bounded by the input size instead.
+const MAX_PROGRESSIVE_SCANS: usize = 100;
+
 /// Decoded samples, interleaved, of the reduced size.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum JpegPixels {
@@ -325,6 +335,11 @@ pub(crate) fn decode(data: &[u8], denom: u32) -> Result<JpegImage> {
                 };
                 let scan = parse_sos(seg, f)?;
                 scans += 1;
+                if f.progressive && scans > MAX_PROGRESSIVE_SCANS {
+                    return Err(format!(
+                        "more than {MAX_PROGRESSIVE_SCANS} progressive scans (real encoders write about 10; each scan re-reads every block)"
+                    ));
+                }
                 // At 1/8 only DC is used, and no later scan needs AC
                 // history: skip AC scans unread. (At other scales an AC
                 // band above the needed corner can still be refined by a
