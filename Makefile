@@ -12,14 +12,27 @@ PACKAGES    := normalizer-core thumbnailer-core thumbnailer-core-simple notifier
 TOOLS_DIR          := $(CURDIR)/.tools
 WASM_TOOLS_VERSION := 1.243.0
 WASM_TOOLS         := $(shell command -v wasm-tools 2>/dev/null || echo $(TOOLS_DIR)/bin/wasm-tools)
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ         := $(shell command -v cargo-fuzz 2>/dev/null || echo $(TOOLS_DIR)/bin/cargo-fuzz)
 
-.PHONY: help wasm-target host build check-components test test-native lint up bench bench-pipeline fmt
+# `make fuzz`: seconds per target, and the largest input each is fed (raw
+# events are small; JPEGs need room for tables and a few scans).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := normalize probe jpeg_decode
+FUZZ_MAX_LEN_normalize   := 16384
+FUZZ_MAX_LEN_probe       := 16384
+FUZZ_MAX_LEN_jpeg_decode := 32768
+
+.PHONY: help wasm-target host build check-components test test-native lint up bench bench-pipeline fmt fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(TOOLS_DIR)/bin/wasm-tools:
 	cargo install wasm-tools --locked --version $(WASM_TOOLS_VERSION) --root $(TOOLS_DIR)
+
+$(TOOLS_DIR)/bin/cargo-fuzz:
+	cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) --root $(TOOLS_DIR)
 
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -59,3 +72,19 @@ bench: wasm-target ## Engine (wasm) vs Pillow vs vipsthumbnail on ../shared/corp
 bench-pipeline: build ## Per-stage host overhead and end-to-end upload latency on our host (needs redis-server); writes its section of docs/benchmarks.md
 	cargo build --profile host -p thumbflow --bin thumbflow-pipeline-bench
 	target/host/thumbflow-pipeline-bench
+
+# cargo-fuzz wants nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain
+# take them. Builds go to fuzz/target. New inputs go to fuzz/target/corpus
+# (the committed seeds in fuzz/corpus stay as they are), crashes to
+# fuzz/artifacts/<target>/. `nice` leaves the CPU to interactive work.
+fuzz: $(if $(filter $(TOOLS_DIR)/%,$(CARGO_FUZZ)),$(TOOLS_DIR)/bin/cargo-fuzz) ## Fuzz the normalizer, the header probe and the JPEG decoder, FUZZ_SECONDS (60) each; fails on a crash
+	@export PATH="$(dir $(CARGO_FUZZ)):$$PATH" RUSTC_BOOTSTRAP=1; \
+	nice -n 10 cargo fuzz build || exit 1; \
+	failed=; \
+	$(foreach t,$(FUZZ_TARGETS),\
+	  mkdir -p fuzz/target/corpus/$(t); \
+	  echo "== fuzz $(t): $(FUZZ_SECONDS) s"; \
+	  nice -n 10 cargo fuzz run $(t) fuzz/target/corpus/$(t) fuzz/corpus/$(t) -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN_$(t)) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 || failed="$$failed $(t)";) \
+	if [ -n "$$failed" ]; then echo "fuzz: crash in:$$failed (inputs in fuzz/artifacts/)"; exit 1; fi
