@@ -45,7 +45,7 @@ fn fast_limits() -> TriggerLimits {
     }
 }
 
-fn borrowed(vars: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
@@ -272,6 +272,7 @@ async fn three_replicas_render_each_object_once_through_duplicates_and_late_olde
 struct HostProcess {
     child: Child,
     log: PathBuf,
+    killed: bool,
 }
 
 impl HostProcess {
@@ -302,19 +303,23 @@ impl HostProcess {
             .process_group(0)
             .spawn()
             .unwrap();
-        Self { child, log }
+        Self {
+            child,
+            log,
+            killed: false,
+        }
     }
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGKILL to the whole group: no shutdown, no drain, no goodbye.
     fn kill(&mut self) {
-        // SIGKILL to the whole group: no shutdown, no drain, no goodbye.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
+        if !self.killed {
+            common::spin::kill_group(&mut self.child);
+            self.killed = true;
+        }
     }
 }
 
