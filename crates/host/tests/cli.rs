@@ -296,6 +296,15 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
             .find_map(|l| l.strip_prefix(&series))
             .map_or(0, |v| v.trim().parse().unwrap())
     };
+    // Per event, from the stages' durable queues (an invocation is a doorbell
+    // and may settle many events).
+    let events = |text: &str, stage: &str, outcome: &str| -> u64 {
+        let series =
+            format!("thumbflow_stage_events_total{{stage=\"{stage}\",outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
     let mut text = String::new();
     for _ in 0..600 {
         let response = reqwest::get(&metrics_url).await.unwrap();
@@ -304,22 +313,32 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
             "text/plain; version=0.0.4; charset=utf-8"
         );
         text = response.text().await.unwrap();
-        if counter(&text, "notifier", "redis", "ok") >= 55 {
+        if events(&text, "notifier", "processed") >= 55 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(counter(&text, "normalizer", "redis", "ok"), 57, "{text}");
-    assert_eq!(counter(&text, "thumbnailer", "redis", "ok"), 55, "{text}");
-    assert_eq!(counter(&text, "thumbnailer", "redis", "error"), 2, "{text}");
-    assert_eq!(counter(&text, "notifier", "redis", "ok"), 55, "{text}");
-    assert!(counter(&text, "gateway", "http", "ok") >= 57, "{text}");
+    assert_eq!(events(&text, "normalizer", "processed"), 57, "{text}");
+    assert_eq!(events(&text, "thumbnailer", "processed"), 55, "{text}");
+    // The two corrupt files: rejected, so dead-lettered at the first attempt.
+    assert_eq!(events(&text, "thumbnailer", "dead"), 2, "{text}");
+    assert_eq!(events(&text, "notifier", "processed"), 55, "{text}");
     assert!(
-        text.contains("thumbflow_invocation_duration_seconds_count{component=\"thumbnailer\"} 57"),
+        text.contains("thumbflow_stage_dead_letters{stage=\"thumbnailer\"} 2"),
         "{text}"
     );
     assert!(
-        text.contains("thumbflow_queued_messages{component=\"thumbnailer\"} 0"),
+        text.contains("thumbflow_stage_backlog{stage=\"notifier\"} 0"),
+        "{text}"
+    );
+    assert!(counter(&text, "thumbnailer", "redis", "ok") >= 1, "{text}");
+    assert!(counter(&text, "gateway", "http", "ok") >= 57, "{text}");
+    assert!(
+        text.contains("thumbflow_invocation_duration_seconds_count{component=\"thumbnailer\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("thumbflow_queued_messages{component=\"thumbnailer\"}"),
         "{text}"
     );
 }

@@ -60,7 +60,7 @@ fn manifest_real_spin_toml_parses() {
     assert_eq!(m.application.version, "0.1.0");
     assert!(m.application.description.contains("thumbnailer"));
     assert_eq!(m.redis_address.as_deref(), Some("{{ redis_address }}"));
-    assert_eq!(m.variables.len(), 21);
+    assert_eq!(m.variables.len(), 24);
     assert_eq!(
         m.variables["s3_endpoint"].default.as_deref(),
         Some("http://s3.invalid")
@@ -129,7 +129,7 @@ fn manifest_real_spin_toml_parses() {
     );
     assert_eq!(
         m.components["notifier"].allowed_outbound_hosts,
-        ["{{ webhook_origin }}"]
+        ["{{ redis_address }}", "{{ webhook_origin }}"]
     );
 }
 

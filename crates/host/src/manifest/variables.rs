@@ -291,7 +291,7 @@ source = "worker.wasm"
         assert_eq!(gateway_vars["bucket"], "thumbflow");
         assert_eq!(gateway_vars["max_object_bytes"], "67108864");
         assert_eq!(gateway_vars["redis_address"], "redis://127.0.0.1:6379");
-        assert_eq!(gateway_vars.len(), 13);
+        assert_eq!(gateway_vars.len(), 15);
         assert_eq!(gateway_vars["store"], "kv");
         let gateway_hosts = vars.allowed_hosts(gateway).unwrap();
         assert!(gateway_hosts.allows("redis://127.0.0.1:6379"));
@@ -315,7 +315,8 @@ source = "worker.wasm"
         let notifier = &manifest.components["notifier"];
         let hosts = vars.allowed_hosts(notifier).unwrap();
         assert!(!hosts.allows("http://127.0.0.1:8080/hook"));
-        assert!(!hosts.allows("redis://127.0.0.1:6379"));
+        // Its queue's Redis, and nothing else that resolves.
+        assert!(hosts.allows("redis://127.0.0.1:6379"));
         assert!(!hosts.allows("https://example.com/"));
         // The same path the runtime takes: expand each entry, then parse. The
         // default is under `.invalid` (RFC 6761), which never resolves.
@@ -324,7 +325,10 @@ source = "worker.wasm"
             .iter()
             .map(|h| vars.expand(h).unwrap())
             .collect();
-        assert_eq!(expanded, ["http://webhook.invalid"]);
+        assert_eq!(
+            expanded,
+            ["redis://127.0.0.1:6379", "http://webhook.invalid"]
+        );
         assert!(AllowedHosts::parse(&expanded)
             .unwrap()
             .allows("http://webhook.invalid/hook"));
@@ -342,8 +346,10 @@ source = "worker.wasm"
         let hosts = vars
             .allowed_hosts(&manifest.components["notifier"])
             .unwrap();
-        assert!(hosts.is_empty());
+        // Only its queue's Redis is left.
         assert!(!hosts.allows("http://webhook.invalid/hook"));
+        assert!(!hosts.allows("http://127.0.0.1:8080/hook"));
+        assert!(hosts.allows("redis://127.0.0.1:6379"));
     }
 
     #[test]
