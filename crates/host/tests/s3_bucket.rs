@@ -27,12 +27,13 @@ const TOKEN: &str = "bucket-hook-token";
 /// Thumbnail-created events seen on Redis, per source key: one per render.
 type Renders = Arc<Mutex<BTreeMap<String, u32>>>;
 
-/// Count the thumbnailer's renders from its `thumbflow.thumbnails` events.
+/// Count the thumbnailer's renders from its thumbnail-created events (`thumbflow.thumbnails:feed`).
 async fn count_renders(redis: &Redis) -> Renders {
     let renders: Renders = Arc::default();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
-    pubsub.subscribe("thumbflow.thumbnails").await.unwrap();
+    // Every event queued for the notifier is also published on its :feed.
+    pubsub.subscribe("thumbflow.thumbnails:feed").await.unwrap();
     let counter = renders.clone();
     tokio::spawn(async move {
         let mut messages = pubsub.on_message();

@@ -557,7 +557,8 @@ async fn scan_backfills_the_real_pipeline_in_s3_mode() {
     let renders: Renders = Arc::default();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
-    pubsub.subscribe("thumbflow.thumbnails").await.unwrap();
+    // Every event queued for the notifier is also published on its :feed.
+    pubsub.subscribe("thumbflow.thumbnails:feed").await.unwrap();
     let counter = renders.clone();
     let _listener = tokio::spawn(async move {
         let mut messages = pubsub.on_message();
