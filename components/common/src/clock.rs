@@ -14,3 +14,8 @@ pub fn now_rfc3339() -> String {
 pub fn unix_now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
+
+/// Now, as Unix nanoseconds, for the gateway's upload sequencer.
+pub fn unix_nanos() -> i128 {
+    OffsetDateTime::now_utc().unix_timestamp_nanos()
+}

@@ -57,11 +57,17 @@ async fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
     };
     let (bucket, key) = (created.bucket.clone(), created.key.clone());
     let object = Some((bucket.clone(), key.clone()));
-    let trace = trace_id(&attrs.traceparent).unwrap_or("-").to_owned();
+    // On every line about this event: the upload's event id and trace.
+    let tags = format!(
+        "event={} trace={}",
+        created.source_event_id,
+        trace_id(&attrs.traceparent).unwrap_or("-")
+    );
     let unit = UnitOfWork {
         idempotency_key: attrs.id.clone(),
         object: format!("{bucket}/{key}"),
         order: String::new(),
+        order_scope: String::new(),
     };
     match stage.queue.begin(delivery, &unit) {
         Err(e) => {
@@ -75,7 +81,7 @@ async fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
         Ok(Begin::Busy) => return Handled::Busy,
         Ok(Begin::Duplicate | Begin::Superseded) => {
             println!(
-                "duplicate {bucket}/{key}: event {} already notified trace={trace}",
+                "duplicate {bucket}/{key}: notification {} already sent {tags}",
                 attrs.id
             );
             return Handled::Done {
@@ -98,9 +104,9 @@ async fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
                 .and_then(|store| kv::record_stage(&store, &bucket, &key, STAGE, status, |_| {}));
             if let Err(e) = recorded {
                 // The webhook went out: do not send it again for a status write.
-                eprintln!("notified {bucket}/{key} but could not record it: {e:#}");
+                eprintln!("notified {bucket}/{key} but could not record it: {e:#} {tags}");
             }
-            println!("notified {bucket}/{key}: {detail} trace={trace}");
+            println!("notified {bucket}/{key}: {detail} {tags}");
             Handled::Done {
                 how: Settle::Processed,
                 unit: Some(unit),
@@ -108,7 +114,7 @@ async fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
             }
         }
         Err((message, retryable)) => Handled::Failed {
-            message: format!("notifying {bucket}/{key}: {message} trace={trace}"),
+            message: format!("notifying {bucket}/{key}: {message} {tags}"),
             retryable,
             unit: Some(unit),
             object,

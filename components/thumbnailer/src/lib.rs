@@ -21,7 +21,7 @@ use bindings::thumbflow::pipeline::thumbnail::{
 };
 use bytes::Bytes;
 use spin_sdk::redis_component;
-use thumbflow_blob::generated::THUMBNAIL_CACHE_CONTROL;
+use thumbflow_blob::generated::{staleness, ExpectedThumbnail, THUMBNAIL_CACHE_CONTROL};
 use thumbflow_blob::{is_generated, thumbnail_key, GeneratedFrom};
 use thumbflow_events::{
     thumbnail_created_envelope, CanonicalEvent, StageState, StageStatus, ThumbnailCreated,
@@ -109,7 +109,12 @@ fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
     };
     let (bucket, key) = (event.data.bucket.clone(), event.data.key.clone());
     let object = Some((bucket.clone(), key.clone()));
-    let trace = event.trace_id().unwrap_or("-").to_owned();
+    // On every line about this event: its id and its upload's trace.
+    let tags = format!(
+        "event={} trace={}",
+        event.id,
+        event.trace_id().unwrap_or("-")
+    );
     let failed = |e: anyhow::Error, unit: Option<UnitOfWork>| Handled::Failed {
         message: format!("{e:#}"),
         retryable: true,
@@ -124,23 +129,17 @@ fn handle(stage: &Stage, delivery: &Delivery) -> Handled {
         Err(e) => return failed(e.into(), None),
         Ok(Begin::Busy) => return Handled::Busy,
         Ok(Begin::Duplicate) => {
-            println!(
-                "duplicate {bucket}/{key}: event {} already done trace={trace}",
-                event.id
-            );
+            println!("duplicate {bucket}/{key}: event already done {tags}");
             return done(Settle::Duplicate, unit, Vec::new());
         }
         Ok(Begin::Superseded) => {
-            println!(
-                "superseded {bucket}/{key}: a newer version was already thumbnailed trace={trace}"
-            );
+            println!("superseded {bucket}/{key}: a newer version was already thumbnailed {tags}");
             return done(Settle::Superseded, unit, Vec::new());
         }
         Ok(Begin::Go) => {}
     }
-    match process(&event, &trace) {
-        Ok(Some(next)) => done(Settle::Processed, unit, vec![next]),
-        Ok(None) => done(Settle::Ignored, unit, Vec::new()),
+    match process(&event, &tags) {
+        Ok((how, next)) => done(how, unit, next.into_iter().collect()),
         Err(Failure { message, retryable }) => Handled::Failed {
             message: format!("thumbnailing {bucket}/{key} failed: {message}"),
             retryable,
@@ -172,12 +171,14 @@ fn unit_of(event: &CanonicalEvent, recipes: &str) -> UnitOfWork {
         idempotency_key: format!("{}:{}", event.id, recipes.trim()),
         object: format!("{}/{}", event.data.bucket, event.data.key),
         order,
+        order_scope: event.data.source_format.as_str().to_owned(),
     }
 }
 
-/// Render and store the thumbnails and record the status; the
-/// thumbnail-created event to forward, or `None` when there was nothing to do.
-fn process(event: &CanonicalEvent, trace: &str) -> Result<Option<Vec<u8>>, Failure> {
+/// Render and store the thumbnails and record the status; how the event is
+/// settled, and the thumbnail-created event to forward (`None` when there
+/// was nothing to do).
+fn process(event: &CanonicalEvent, tags: &str) -> Result<(Settle, Option<Vec<u8>>), Failure> {
     let (bucket, key) = (&event.data.bucket, &event.data.key);
     let kv_store = kv::SpinKv::open()?;
     match thumbnail(event)? {
@@ -197,10 +198,26 @@ fn process(event: &CanonicalEvent, trace: &str) -> Result<Option<Vec<u8>>, Failu
             )?;
             let envelope = thumbnail_created_envelope(event, &created, &clock::now_rfc3339());
             println!(
-                "thumbnailed {bucket}/{key}: {} trace={trace}",
+                "thumbnailed {bucket}/{key}: {} {tags}",
                 created.thumbnails.len()
             );
-            Ok(Some(envelope.into_bytes()))
+            Ok((Settle::Processed, Some(envelope.into_bytes())))
+        }
+        Outcome::UpToDate(why, created) => {
+            // Nothing rendered: an earlier event of this version made every
+            // thumbnail. Recorded and forwarded as a render would be, so
+            // this upload, too, ends notified.
+            kv::record_stage(
+                &kv_store,
+                bucket,
+                key,
+                STAGE,
+                status(StageState::Done, why.clone(), None),
+                |_| {},
+            )?;
+            let envelope = thumbnail_created_envelope(event, &created, &clock::now_rfc3339());
+            println!("up to date {bucket}/{key}: {why} {tags}");
+            Ok((Settle::Duplicate, Some(envelope.into_bytes())))
         }
         Outcome::Ignored(why) => {
             kv::record_stage(
@@ -211,8 +228,8 @@ fn process(event: &CanonicalEvent, trace: &str) -> Result<Option<Vec<u8>>, Failu
                 status(StageState::Ignored, why.clone(), None),
                 |_| {},
             )?;
-            println!("skipped {bucket}/{key}: {why} trace={trace}");
-            Ok(None)
+            println!("skipped {bucket}/{key}: {why} {tags}");
+            Ok((Settle::Ignored, None))
         }
     }
 }
@@ -223,6 +240,9 @@ enum Outcome {
     Created(ThumbnailCreated),
     /// Nothing to do, and why (own output, deleted, superseded).
     Ignored(String),
+    /// Every thumbnail is already current for this version of the source:
+    /// why, and the thumbnails as the status record lists them.
+    UpToDate(String, ThumbnailCreated),
 }
 
 const OWN_OUTPUT: &str = "skipped: the object is one of thumbflow's own outputs";
@@ -252,11 +272,28 @@ fn thumbnail(event: &CanonicalEvent) -> Result<Outcome, Failure> {
             false => Failure::from(e),
         }
     })?;
-    let (head, original) = match read_original(&objects, event, max_bytes)? {
+    let recipes = parse_recipes(&vars::get("recipes")?)?;
+    let expected: Vec<ExpectedThumbnail> = recipes
+        .iter()
+        .map(|r| ExpectedThumbnail {
+            recipe: r.name.clone(),
+            version: r.version,
+            key: thumbnail_key(&prefix, &r.name, key, extension(r.format)),
+        })
+        .collect();
+    let (head, original) = match read_original(&objects, event, max_bytes, &expected)? {
         Original::Found(head, bytes) => (head, bytes),
         Original::Skip(why) => return Ok(Outcome::Ignored(why)),
+        Original::UpToDate(why, thumbnails) => {
+            let created = ThumbnailCreated {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                source_event_id: event.id.clone(),
+                thumbnails,
+            };
+            return Ok(Outcome::UpToDate(why, created));
+        }
     };
-    let recipes = parse_recipes(&vars::get("recipes")?)?;
     let limits = Limits {
         max_pixels: vars::parse("max_pixels")?,
         max_side: MAX_SIDE,
@@ -305,9 +342,13 @@ enum Original {
     Found(ObjectHead, Vec<u8>),
     /// Nothing to do, and why.
     Skip(String),
+    /// Nothing to render: the thumbnails are current; why, and them.
+    UpToDate(String, Vec<ThumbnailInfo>),
 }
 
-/// Read the original named by `event`.
+/// Read the original named by `event`, unless its `expected` thumbnails
+/// are all current for the version stored (then there is nothing to render:
+/// the same bytes uploaded again, or one object announced by two producers).
 ///
 /// Key-value mode reads as it always has (a missing object is retried: the
 /// gateway stores before it publishes). S3 mode reads HEAD first, then GET
@@ -317,6 +358,7 @@ fn read_original(
     objects: &ObjectStore,
     event: &CanonicalEvent,
     max_bytes: u64,
+    expected: &[ExpectedThumbnail],
 ) -> Result<Original, Failure> {
     let (bucket, key) = (&event.data.bucket, &event.data.key);
     if objects.kind() == StoreKind::Kv {
@@ -325,6 +367,9 @@ fn read_original(
         })?;
         if is_generated(&head.metadata) {
             return Ok(Original::Skip(OWN_OUTPUT.to_owned()));
+        }
+        if let Some((why, thumbnails)) = up_to_date(objects, event, expected, &head)? {
+            return Ok(Original::UpToDate(why, thumbnails));
         }
         return Ok(Original::Found(head, bytes));
     }
@@ -341,6 +386,9 @@ fn read_original(
     if head.size > max_bytes {
         return Err(S3Error::too_large(head.size, "max_object_bytes", max_bytes).into());
     }
+    if let Some((why, thumbnails)) = up_to_date(objects, event, expected, &head)? {
+        return Ok(Original::UpToDate(why, thumbnails));
+    }
     match objects.get(bucket, key, Some(&head.etag)) {
         Ok(Some((_, bytes))) => Ok(Original::Found(head, bytes)),
         Ok(None) => Ok(Original::Skip(DELETED.to_owned())),
@@ -349,6 +397,44 @@ fn read_original(
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Why no render is needed, and the thumbnails, when every `expected`
+/// thumbnail exists marked as made by its recipe's current version from
+/// this version of the source, and the status record lists them all (else
+/// they are rendered again: the record is what the notifier reports).
+fn up_to_date(
+    objects: &ObjectStore,
+    event: &CanonicalEvent,
+    expected: &[ExpectedThumbnail],
+    source: &ObjectHead,
+) -> Result<Option<(String, Vec<ThumbnailInfo>)>, Failure> {
+    let (bucket, key) = (&event.data.bucket, &event.data.key);
+    let heads = expected
+        .iter()
+        .map(|t| objects.head(bucket, &t.key))
+        .collect::<Result<Vec<_>, _>>()?;
+    let found: Vec<_> = heads
+        .iter()
+        .map(|h| h.as_ref().map(|h| &h.metadata))
+        .collect();
+    if !staleness(expected, &found, &source.etag).is_empty() {
+        return Ok(None);
+    }
+    let recorded = kv::read_status(&kv::SpinKv::open()?, bucket, key)?
+        .map(|status| status.thumbnails)
+        .unwrap_or_default();
+    let thumbnails: Option<Vec<ThumbnailInfo>> = expected
+        .iter()
+        .map(|t| recorded.iter().find(|r| r.key == t.key).cloned())
+        .collect();
+    Ok(thumbnails.map(|thumbnails| {
+        let why = format!(
+            "thumbnails already up to date for source ETag {}: nothing rendered",
+            source.etag
+        );
+        (why, thumbnails)
+    }))
 }
 
 fn extension(format: ImageFormat) -> &'static str {

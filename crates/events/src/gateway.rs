@@ -56,6 +56,10 @@ struct Object<'a> {
     #[serde(rename = "eTag")]
     etag: &'a str,
     content_type: &'a str,
+    /// Orders uploads of one key (see [`upload_sequencer`]); absent only in
+    /// events built without one (tests, older gateways).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequencer: Option<&'a str>,
 }
 
 /// S3-style `ObjectCreated:Put` notification our HTTP gateway publishes
@@ -71,12 +75,25 @@ pub fn gateway_put_event(
     content_type: &str,
     time: &str,
 ) -> String {
-    gateway_put_event_in_trace(bucket, key, size, etag, content_type, time, None)
+    gateway_put_event_in_trace(bucket, key, size, etag, content_type, time, None, None)
+}
+
+/// The `sequencer` of a gateway upload stored at `unix_nanos`: 32 hex
+/// digits, so later uploads compare greater as text, as S3's sequencers do.
+///
+/// Without it an upload's identity would be its content alone (the gateway's
+/// ETag is the bytes' hash): uploading A, then B, then A again under one key
+/// would give the third upload the first one's event id, settle it as a
+/// duplicate and leave B's thumbnail on A. With it every upload is its own
+/// event, and a late older event can never overwrite a newer thumbnail.
+pub fn upload_sequencer(unix_nanos: i128) -> String {
+    format!("{:032X}", unix_nanos.max(0))
 }
 
 /// [`gateway_put_event`] carrying the upload's `traceparent` (see
 /// [`upload_traceparent`](crate::upload_traceparent)), which the canonical
-/// event and every later one keep.
+/// event and every later one keep, and its [`upload_sequencer`].
+#[allow(clippy::too_many_arguments)]
 pub fn gateway_put_event_in_trace(
     bucket: &str,
     key: &str,
@@ -85,6 +102,7 @@ pub fn gateway_put_event_in_trace(
     content_type: &str,
     time: &str,
     traceparent: Option<&str>,
+    sequencer: Option<&str>,
 ) -> String {
     to_json_text(&Notification {
         records: [Record {
@@ -101,6 +119,7 @@ pub fn gateway_put_event_in_trace(
                     size,
                     etag,
                     content_type,
+                    sequencer,
                 },
             },
             traceparent,

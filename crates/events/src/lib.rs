@@ -54,7 +54,9 @@ pub use canonical::{
 };
 pub use cloudevents_binary::structured_from_binary;
 pub use error::NormalizeError;
-pub use gateway::{gateway_put_event, gateway_put_event_in_trace, GATEWAY_EVENT_SOURCE};
+pub use gateway::{
+    gateway_put_event, gateway_put_event_in_trace, upload_sequencer, GATEWAY_EVENT_SOURCE,
+};
 pub use normalize::{normalize, Ignored, NormalizeOptions, Outcome};
 pub use status::{
     split_stage_status_key, stage_status_key, status_key, ObjectStatus, StageRecord, StageState,

@@ -114,6 +114,11 @@ pub enum StageState {
     /// The stage could not do its work (the detail says why, `retryable`
     /// whether trying again may help).
     Failed,
+    /// The stage gave up on a failure that was worth retrying, after its
+    /// last attempt: the event waits in the stage's dead-letter stream (the
+    /// detail names its id, the error and the attempts) until `thumbflow dlq
+    /// replay` re-drives it. (A rejected input is `Failed`, and kept there too.)
+    Dead,
 }
 
 /// One stage's latest result for an object.

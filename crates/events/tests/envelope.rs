@@ -8,9 +8,9 @@ use common::*;
 use serde_json::Value;
 use thumbflow_events::{
     gateway_put_event, gateway_put_event_in_trace, is_valid_traceparent, normalize,
-    parse_thumbnail_created, status_key, thumbnail_created_envelope, trace_id, CanonicalEvent,
-    NormalizeError, NormalizeOptions, ObjectStatus, SourceFormat, StageState, StageStatus,
-    ThumbnailCreated, ThumbnailInfo, OBJECT_CREATED_TYPE, THUMBNAIL_CREATED_TYPE,
+    parse_thumbnail_created, status_key, thumbnail_created_envelope, trace_id, upload_sequencer,
+    CanonicalEvent, NormalizeError, NormalizeOptions, ObjectStatus, SourceFormat, StageState,
+    StageStatus, ThumbnailCreated, ThumbnailInfo, OBJECT_CREATED_TYPE, THUMBNAIL_CREATED_TYPE,
 };
 
 /// A one-record S3 event with the given key (already encoded) and object
@@ -345,6 +345,7 @@ fn gateway_trace_is_kept_by_the_canonical_and_thumbnail_events() {
         "image/jpeg",
         "2024-01-01T00:00:00Z",
         Some(traceparent),
+        None,
     );
     let event = only_accepted(raw.as_bytes());
     assert_eq!(event.traceparent, traceparent);
@@ -354,6 +355,38 @@ fn gateway_trace_is_kept_by_the_canonical_and_thumbnail_events() {
     );
     assert!(is_valid_traceparent(&plain.traceparent));
     assert_ne!(trace_id(&plain.traceparent), trace_id(traceparent));
+}
+
+#[test]
+fn gateway_reupload_of_earlier_bytes_is_a_new_ordered_event() {
+    // A, then B, then A again under one key: the gateway's ETag is the
+    // content hash, so only the sequencer tells the third upload from the first.
+    let upload = |etag: &str, nanos: i128| {
+        let sequencer = upload_sequencer(nanos);
+        let raw = gateway_put_event_in_trace(
+            "b",
+            "same.jpg",
+            1,
+            etag,
+            "image/jpeg",
+            "2024-01-01T00:00:00Z",
+            None,
+            Some(&sequencer),
+        );
+        only_accepted(raw.as_bytes())
+    };
+    let first = upload("\"aaaa\"", 1_700_000_000_000_000_001);
+    let second = upload("\"bbbb\"", 1_700_000_000_000_000_002);
+    let third = upload("\"aaaa\"", 1_700_000_000_000_000_003);
+    assert_ne!(
+        first.id, third.id,
+        "the re-upload must not look like a redelivery"
+    );
+    assert_ne!(first.id, second.id);
+    let order = |e: &thumbflow_events::CanonicalEvent| e.data.sequencer.clone().unwrap();
+    assert!(order(&first) < order(&second) && order(&second) < order(&third));
+    // A redelivery of one upload keeps its id.
+    assert_eq!(third.id, upload("\"aaaa\"", 1_700_000_000_000_000_003).id);
 }
 
 #[test]

@@ -364,22 +364,63 @@ async fn redis_restart_mid_stream_loses_no_accepted_upload_and_publishing_heals(
     let bytes = photo();
 
     // Uploads keep coming while Redis is killed and restarted under them.
+    let accepted_so_far = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let uploads = futures::stream::iter(0..UPLOADS)
         .map(|i| {
-            let (host, bytes) = (&host, bytes.clone());
+            let (host, bytes, counter) = (&host, bytes.clone(), accepted_so_far.clone());
             async move {
                 let key = format!("mid/{i:02}.jpg");
                 let status = host.put(&key, bytes).await.status().as_u16();
+                if status == 201 {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 (key, status)
             }
         })
         .buffer_unordered(2)
         .collect::<Vec<_>>();
+    // The kill comes mid-stream: after some uploads were accepted, at a
+    // moment when accepted work still waits in the stages' streams (so the
+    // AOF, not luck, is what keeps it).
+    let url = redis.url();
     let restart = async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        redis.kill_and_restart();
+        let client = redis::Client::open(url.clone()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let start = Instant::now();
+        loop {
+            let mut backlog = 0u64;
+            for stream in [
+                "thumbflow.raw:work",
+                "thumbflow.images:work",
+                "thumbflow.thumbnails:work",
+            ] {
+                backlog += redis::cmd("XLEN")
+                    .arg(stream)
+                    .query_async::<u64>(&mut conn)
+                    .await
+                    .unwrap_or(0);
+            }
+            let accepted = accepted_so_far.load(std::sync::atomic::Ordering::SeqCst);
+            if accepted >= 4 && backlog > 0 {
+                break (accepted, backlog);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never saw accepted work waiting in a stream"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     };
-    let (results, ()) = tokio::join!(uploads, restart);
+    let kill = async {
+        let (accepted, backlog) = restart.await;
+        redis.kill_and_restart();
+        (accepted, backlog)
+    };
+    let (results, (accepted_at_kill, backlog_at_kill)) = tokio::join!(uploads, kill);
+    assert!(
+        accepted_at_kill < UPLOADS,
+        "the restart came after every upload: {results:?}"
+    );
     let accepted: Vec<&String> = results
         .iter()
         .filter(|(_, status)| *status == 201)
@@ -419,7 +460,8 @@ async fn redis_restart_mid_stream_loses_no_accepted_upload_and_publishing_heals(
         .await;
     assert!(stage_is(&after, "thumbnailer", "done"), "{after:#}");
     println!(
-        "restart mid-stream: {} of {UPLOADS} uploads accepted, all thumbnailed",
+        "restart mid-stream: killed with {accepted_at_kill} uploads accepted and {backlog_at_kill} \
+         stream entries waiting; {} of {UPLOADS} uploads accepted in all, all thumbnailed",
         accepted.len()
     );
 }

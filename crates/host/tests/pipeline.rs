@@ -17,6 +17,13 @@ async fn upload_real_photo_produces_upright_thumbnail_and_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reupload_of_earlier_bytes_gets_its_own_thumbnail() {
+    let redis = Redis::start();
+    let p = Pipeline::start(&redis, &[]).await;
+    scenarios::reupload_of_earlier_bytes_gets_its_own_thumbnail(&p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_upload_keeps_one_trace_id_through_every_stage_log() {
     common::capture_guest_logs();
     let redis = Redis::start();

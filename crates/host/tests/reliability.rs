@@ -18,11 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::scenarios::{get_image, webhook_receiver_failing, webhook_variables, Received};
-use common::{free_port, root, stage_is, Pipeline, Redis};
+use common::{free_port, root, stage_is, stage_stats, Pipeline, Redis};
 use futures::StreamExt as _;
 use thumbflow::limits::TriggerLimits;
-use thumbflow_queue::redis::NativeRedis;
-use thumbflow_queue::{Queue, QueueConfig, Stats};
+use thumbflow_queue::Stats;
 
 const FRONT: &[&str] = &["gateway", "normalizer", "notifier"];
 const WORKER: &[&str] = &["thumbnailer"];
@@ -65,17 +64,6 @@ async fn replica(
     )
     .await
     .unwrap()
-}
-
-/// The stage queue reading `channel`, for its counters.
-fn stage_stats(redis: &Redis, channel: &str) -> Stats {
-    let queue = Queue::new(
-        NativeRedis::connect(&redis.url()).unwrap(),
-        "test",
-        channel,
-        QueueConfig::default(),
-    );
-    queue.stats().unwrap()
 }
 
 async fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
@@ -179,6 +167,15 @@ fn s3_event(key: &str, etag: &str, sequencer: &str) -> String {
     )
 }
 
+/// The canonical event id the normalizer gives the raw event `raw`.
+fn canonical_id(raw: &str) -> String {
+    let outcomes = thumbflow_events::normalize(raw.as_bytes(), &Default::default()).unwrap();
+    match outcomes.as_slice() {
+        [thumbflow_events::Outcome::Accepted { event, .. }] => event.id.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_render_each_object_once_through_duplicates_and_late_older_versions() {
     const SINGLE: usize = 100;
@@ -203,6 +200,29 @@ async fn three_replicas_render_each_object_once_through_duplicates_and_late_olde
         replica(&redis, &vars, WORKER, state.path()).await,
         replica(&redis, &vars, WORKER, state.path()).await,
     ];
+    // Renders counted apart from the queue's own counters: every
+    // thumbnail-created event the thumbnailers forward is also published on
+    // the notifier channel's :feed, with the canonical id it was made for.
+    let renders: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut feed = redis::Client::open(redis.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    feed.subscribe("thumbflow.thumbnails:feed").await.unwrap();
+    let counter = renders.clone();
+    let _listener = tokio::spawn(async move {
+        let mut messages = feed.on_message();
+        while let Some(message) = messages.next().await {
+            let payload: Vec<u8> = message.get_payload().unwrap();
+            if let Ok((_, created)) = thumbflow_events::parse_thumbnail_created(&payload) {
+                counter
+                    .lock()
+                    .unwrap()
+                    .push((created.key, created.source_event_id));
+            }
+        }
+    });
     let settled = |stats: &Stats| {
         ["processed", "duplicate", "superseded", "ignored"]
             .iter()
@@ -252,6 +272,27 @@ async fn three_replicas_render_each_object_once_through_duplicates_and_late_olde
         "200 events delivered twice: one render per object, {stats:?}"
     );
     assert_eq!((stats.backlog, stats.dead_letters), (0, 0), "{stats:?}");
+    // Exactly one render per object, made for its newest event.
+    wait_for("a render event per object", Duration::from_secs(10), || {
+        renders.lock().unwrap().len() >= SINGLE + TWICE
+    })
+    .await;
+    let renders = renders.lock().unwrap().clone();
+    assert_eq!(renders.len(), SINGLE + TWICE, "one render per object");
+    for (i, raw) in newest.iter().enumerate() {
+        let newest_id = canonical_id(raw);
+        let made: Vec<&String> = renders
+            .iter()
+            .filter(|(k, _)| *k == key(i))
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(
+            made,
+            [&newest_id],
+            "{}: rendered once, for its newest event",
+            key(i)
+        );
+    }
     for i in [0, SINGLE - 1, SINGLE, SINGLE + TWICE - 1] {
         let thumb = get_image(
             &front,
@@ -411,8 +452,16 @@ async fn a_worker_killed_mid_render_loses_nothing_and_another_replica_finishes_i
     let after = stage_stats(&redis, "thumbflow.images");
     assert_eq!(after.counter("processed"), IMAGES as u64, "{after:?}");
     assert_eq!((after.backlog, after.dead_letters), (0, 0), "{after:?}");
+    // What the dead worker held was taken over once its lease ran out, not
+    // before: reclaimed (not dead-lettered, not retried as a failure).
+    assert!(before.in_flight > 0, "killed holding nothing: {before:?}");
+    assert_eq!(
+        after.counter("reclaimed"),
+        before.in_flight,
+        "the killed worker's work was reclaimed: {after:?}"
+    );
     assert!(
-        killed_at.elapsed() >= Duration::from_secs(3) || before.in_flight == 0,
+        killed_at.elapsed() >= Duration::from_secs(3),
         "the killed worker's render waited for its lease"
     );
 }
@@ -457,7 +506,7 @@ async fn a_message_that_keeps_failing_is_dead_lettered_and_replayed_once_fixed()
                 .is_some_and(|d| d.contains("dead-lettered"))
         })
         .await;
-    assert!(stage_is(&status, "notifier", "failed"), "{status:#}");
+    assert!(stage_is(&status, "notifier", "dead"), "{status:#}");
     assert!(
         status["stages"]["notifier"]["detail"]
             .as_str()
@@ -487,9 +536,13 @@ async fn a_message_that_keeps_failing_is_dead_lettered_and_replayed_once_fixed()
     assert!(letters[0]["error"].as_str().unwrap().contains("HTTP 500"));
     assert_eq!(webhooks_for(&received, "poison/a.jpg"), 0);
 
-    // The receiver is fixed; replay.
+    // An id that is no dead letter: a clear error, nothing replayed.
+    let (code, out) = cli(&["dlq", "replay", "9-9", "--stage", "notifier"]);
+    assert_ne!(code, Some(0), "{out}");
+    // The receiver is fixed; replay that one letter by its id.
     *fail.lock().unwrap() = None;
-    let (code, out) = cli(&["dlq", "replay", "--all"]);
+    let id = letters[0]["id"].as_str().unwrap().to_owned();
+    let (code, out) = cli(&["dlq", "replay", &id, "--stage", "notifier"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("replayed notifier"), "{out}");
     pipeline

@@ -21,6 +21,10 @@ pub struct Keys {
     /// Pub/sub channel on which every payload queued for the stage is also
     /// published, for watchers; nothing depends on anyone listening.
     pub feed: String,
+    /// Capped stream of what the stage did with each event, newest last
+    /// (`{channel}:activity`): what `thumbflow watch` reads through the
+    /// gateway, so it needs no Redis access; nothing depends on it.
+    pub activity: String,
 }
 
 /// The consumer group every replica of a stage reads through.
@@ -44,6 +48,7 @@ impl Keys {
             errors: k("errors"),
             stats: k("stats"),
             feed: k("feed"),
+            activity: k("activity"),
         }
     }
 

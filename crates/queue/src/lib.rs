@@ -35,7 +35,8 @@ pub mod scripts;
 
 pub use keys::Keys;
 pub use queue::{
-    Begin, Claim, DeadLetter, Delivery, Failed, Queue, QueueConfig, Settle, Stats, UnitOfWork,
+    Activity, Begin, Claim, DeadLetter, Delivery, Failed, Latency, Queue, QueueConfig, Settle,
+    Stats, UnitOfWork, ACTIVITY_KEPT,
 };
 pub use redis::{QueueError, Redis, Value};
 

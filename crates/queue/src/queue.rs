@@ -74,6 +74,17 @@ pub struct UnitOfWork {
     /// Orders versions of the object (fixed-width, compared as bytes); a
     /// version older than the newest handled is superseded. Empty: unknown.
     pub order: String,
+    /// Who issued `order` (the producer: `s3`, `ceph`, `gateway`, ...):
+    /// versions are ordered only against the same producer's, since only
+    /// its tokens compare (an S3 sequencer and the gateway's clock do not).
+    pub order_scope: String,
+}
+
+impl UnitOfWork {
+    /// The object and order scope whose newest token `order` is compared with.
+    fn ordered_object(&self) -> String {
+        format!("{}|{}", self.object, self.order_scope)
+    }
 }
 
 /// Whether a unit of work should run ([`Queue::begin`]).
@@ -103,7 +114,8 @@ pub enum Settle {
 }
 
 impl Settle {
-    fn counter(self) -> &'static str {
+    /// The outcome's name, as counted in the stage's stats (`processed`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
             Settle::Processed => "processed",
             Settle::Ignored => "ignored",
@@ -151,6 +163,19 @@ pub struct DeadLetter {
     pub at_ms: u64,
 }
 
+/// About how many entries a stage's activity stream keeps (older ones are
+/// trimmed as new ones come): minutes of history for a watcher.
+pub const ACTIVITY_KEPT: usize = 2000;
+
+/// One thing a stage did with an event, from its activity stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// The entry's stream id (time-ordered): where to read on from.
+    pub id: String,
+    /// What the stage noted (the glue writes a JSON object).
+    pub record: String,
+}
+
 /// Counters and backlog of one stage's queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -162,8 +187,10 @@ pub struct Stats {
     pub retrying: u64,
     /// Dead letters kept.
     pub dead_letters: u64,
-    /// Counters: processed, ignored, duplicate, superseded, retried, dead,
-    /// deferred, replayed.
+    /// Counters: processed, ignored, duplicate, superseded, failed (every
+    /// failed attempt), retried, dead, deferred, replayed, reclaimed (taken
+    /// over after a lease expired), and the `latency_*` buckets of
+    /// [`latency`](Self::latency).
     pub counters: Vec<(String, u64)>,
 }
 
@@ -175,6 +202,33 @@ impl Stats {
             .find(|(n, _)| n == name)
             .map_or(0, |(_, v)| *v)
     }
+
+    /// How long settled entries waited and ran, from being queued to being
+    /// settled, for every replica together.
+    pub fn latency(&self) -> Latency {
+        let mut buckets: Vec<(Option<u64>, u64)> = scripts::LATENCY_BOUNDS_MS
+            .iter()
+            .map(|&bound| (Some(bound), self.counter(&format!("latency_le_{bound}"))))
+            .collect();
+        buckets.push((None, self.counter("latency_le_inf")));
+        Latency {
+            count: self.counter("latency_count"),
+            sum_ms: self.counter("latency_sum_ms"),
+            buckets,
+        }
+    }
+}
+
+/// A stage's latency histogram, as [`Stats::latency`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latency {
+    /// Settled entries counted.
+    pub count: u64,
+    /// Their latencies added up, in ms.
+    pub sum_ms: u64,
+    /// Entries per bucket (not cumulative): upper bound in ms (`None`: above
+    /// the last bound), count.
+    pub buckets: Vec<(Option<u64>, u64)>,
 }
 
 /// One stage's queue: the stream its channel's work lives in.
@@ -231,6 +285,58 @@ impl<R: Redis> Queue<R> {
         Ok(reply.iter().filter_map(Value::text).collect())
     }
 
+    /// Note what the stage did with an event (`record`, the glue's JSON) in
+    /// its activity stream, trimmed to about [`ACTIVITY_KEPT`] entries.
+    pub fn note_activity(&self, record: &str) -> Result<(), QueueError> {
+        let kept = ACTIVITY_KEPT.to_string();
+        self.redis.execute(
+            "XADD",
+            &[
+                self.keys.activity.as_bytes(),
+                b"MAXLEN",
+                b"~",
+                kept.as_bytes(),
+                b"*",
+                b"r",
+                record.as_bytes(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Activity after the entry `after` (`None`: from the oldest kept), at
+    /// most `count` entries, oldest first.
+    pub fn activity(&self, after: Option<&str>, count: usize) -> Result<Vec<Activity>, QueueError> {
+        let start = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+        let count = count.to_string();
+        let reply = self.redis.execute(
+            "XRANGE",
+            &[
+                self.keys.activity.as_bytes(),
+                start.as_bytes(),
+                b"+",
+                b"COUNT",
+                count.as_bytes(),
+            ],
+        )?;
+        // Flattened: id, field, value for each entry (one field per entry).
+        if reply.len() % 3 != 0 {
+            return Err(QueueError::Reply {
+                what: "activity",
+                reply,
+            });
+        }
+        Ok(reply
+            .chunks(3)
+            .filter_map(|entry| {
+                Some(Activity {
+                    id: entry[0].text()?,
+                    record: entry[2].text()?,
+                })
+            })
+            .collect())
+    }
+
     /// Take the next entry to handle: a due retry, an entry whose lease
     /// expired, or a new one.
     pub fn claim(&self) -> Result<Claim, QueueError> {
@@ -239,7 +345,7 @@ impl<R: Redis> Queue<R> {
         let reply = self.eval(
             "claim",
             scripts::CLAIM,
-            &[&k.work, &k.retry, &k.attempts, &k.errors],
+            &[&k.work, &k.retry, &k.attempts, &k.errors, &k.stats],
             &[GROUP.as_bytes(), CONSUMER.as_bytes(), lease.as_bytes()],
         )?;
         if reply.is_empty() {
@@ -289,7 +395,7 @@ impl<R: Redis> Queue<R> {
             &[
                 &k.done(&unit.idempotency_key),
                 &k.lock(&unit.object),
-                &k.newest(&unit.object),
+                &k.newest(&unit.ordered_object()),
             ],
             &[
                 delivery.id.as_bytes(),
@@ -324,7 +430,7 @@ impl<R: Redis> Queue<R> {
             Some(u) if how == Settle::Processed || how == Settle::Ignored => (
                 k.done(&u.idempotency_key),
                 k.lock(&u.object),
-                k.newest(&u.object),
+                k.newest(&u.ordered_object()),
             ),
             Some(u) => (String::new(), k.lock(&u.object), String::new()),
             None => (String::new(), String::new(), String::new()),
@@ -341,7 +447,7 @@ impl<R: Redis> Queue<R> {
         let mut args: Vec<&[u8]> = vec![
             GROUP.as_bytes(),
             delivery.id.as_bytes(),
-            how.counter().as_bytes(),
+            how.as_str().as_bytes(),
             next_channel.as_bytes(),
             DOORBELL,
             ttl.as_bytes(),

@@ -5,16 +5,23 @@
 //! Time is Redis's own (`TIME`), so replicas with skewed clocks agree on
 //! leases and retry due times.
 
+/// Upper bounds (ms) of the latency buckets [`SETTLE`] counts in, as its
+/// Lua lists them (a test checks the two agree); above the last: `inf`.
+pub const LATENCY_BOUNDS_MS: [u64; 13] = [
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+];
+
 /// Take one entry to work on.
 ///
-/// KEYS: work, retry, attempts, errors. ARGV: group, consumer, lease ms.
+/// KEYS: work, retry, attempts, errors, stats. ARGV: group, consumer, lease ms.
 /// In order: an entry whose retry is due; an entry whose lease expired (its
-/// worker died or overran: counted as a failed attempt); a new entry.
+/// worker died or overran: counted as a failed attempt and in the
+/// `reclaimed` counter); a new entry.
 /// Answers `id, attempts, payload, last error, how` for an entry,
 /// `"", 0, "", "", "wait", ms` when only retries not yet due remain, or an
 /// empty list when the queue is empty.
 pub const CLAIM: &str = r#"
-local work, retry, attempts, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local work, retry, attempts, errors, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local group, consumer, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
 pcall(redis.call, 'XGROUP', 'CREATE', work, group, '0', 'MKSTREAM')
 local t = redis.call('TIME')
@@ -40,6 +47,7 @@ if entry then
     redis.call('HINCRBY', attempts, entry[1], 1)
     redis.call('HSET', errors, entry[1],
       'the worker that took it stopped before settling it (lease of ' .. lease .. ' ms expired)')
+    redis.call('HINCRBY', stats, 'reclaimed', 1)
   end
   return answer(entry, 'reclaimed')
 end
@@ -73,7 +81,9 @@ return 'busy'
 
 /// Settle an entry whose effects are stored: forward its output (also
 /// published on the next channel's `:feed` for watchers), mark its
-/// unit of work done, release its lock, acknowledge and delete it.
+/// unit of work done, release its lock, acknowledge and delete it, and
+/// count its latency (from its stream id's time, when it was queued, to
+/// now) in the `latency_le_<ms>` bucket of [`LATENCY_BOUNDS_MS`] it falls in.
 ///
 /// KEYS: work, retry, attempts, errors, stats, next work stream, done
 /// marker, lock, newest token ("" for the last four when unused).
@@ -100,6 +110,19 @@ redis.call('ZREM', KEYS[2], id)
 redis.call('HDEL', KEYS[3], id)
 redis.call('HDEL', KEYS[4], id)
 redis.call('HINCRBY', KEYS[5], ARGV[3], 1)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local queued = tonumber(string.match(id, '^(%d+)'))
+if queued then
+  local ms = math.max(0, now - queued)
+  redis.call('HINCRBY', KEYS[5], 'latency_count', 1)
+  redis.call('HINCRBY', KEYS[5], 'latency_sum_ms', ms)
+  local bucket = 'inf'
+  for _, bound in ipairs({5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000}) do
+    if ms <= bound then bucket = tostring(bound); break end
+  end
+  redis.call('HINCRBY', KEYS[5], 'latency_le_' .. bucket, 1)
+end
 return acked
 "#;
 
@@ -117,6 +140,7 @@ local retryable, max = ARGV[4] == '1', tonumber(ARGV[5])
 local base, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
 if KEYS[7] ~= '' and redis.call('GET', KEYS[7]) == id then redis.call('DEL', KEYS[7]) end
 local n = redis.call('HINCRBY', attempts, id, 1)
+redis.call('HINCRBY', stats, 'failed', 1)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if retryable and n < max then
@@ -221,3 +245,14 @@ local out = {redis.call('XLEN', KEYS[1]), pending, redis.call('ZCARD', KEYS[2]),
 for _, v in ipairs(redis.call('HGETALL', KEYS[4])) do table.insert(out, v) end
 return out
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settle_counts_latency_in_the_buckets_rust_reads() {
+        let listed: Vec<String> = LATENCY_BOUNDS_MS.iter().map(u64::to_string).collect();
+        assert!(SETTLE.contains(&format!("ipairs({{{}}})", listed.join(", "))));
+    }
+}

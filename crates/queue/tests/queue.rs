@@ -86,6 +86,7 @@ fn unit(key: &str, order: &str) -> UnitOfWork {
         idempotency_key: format!("{key}@{order}"),
         object: key.to_owned(),
         order: order.to_owned(),
+        order_scope: "s3".to_owned(),
     }
 }
 
@@ -235,6 +236,12 @@ fn failures_back_off_then_dead_letter_with_their_error_and_replay_re_drives() {
     );
     q.settle(&again, Settle::Processed, None, None).unwrap();
     assert!(q.dead_letters(None, 10).unwrap().is_empty());
+    // Three failed attempts; one settled entry, its latency in one bucket.
+    let stats = q.stats().unwrap();
+    assert_eq!(stats.counter("failed"), 3, "{stats:?}");
+    let latency = stats.latency();
+    assert_eq!(latency.count, 1, "{latency:?}");
+    assert_eq!(latency.buckets.iter().map(|(_, n)| n).sum::<u64>(), 1);
 }
 
 #[test]
@@ -276,5 +283,53 @@ fn work_of_a_worker_that_died_is_taken_again_after_its_lease() {
     );
     q.settle(&second, Settle::Processed, Some(&u), None)
         .unwrap();
-    assert_eq!(q.stats().unwrap().counter("processed"), 1);
+    let stats = q.stats().unwrap();
+    assert_eq!(stats.counter("processed"), 1);
+    assert_eq!(stats.counter("reclaimed"), 1, "{stats:?}");
+}
+
+#[test]
+fn activity_is_read_on_from_a_cursor_oldest_first() {
+    let server = Server::start();
+    let q = server.queue(fast());
+    assert!(q.activity(None, 10).unwrap().is_empty());
+    for n in 0..3 {
+        q.note_activity(&format!("{{\"n\":{n}}}")).unwrap();
+    }
+    let all = q.activity(None, 10).unwrap();
+    let records: Vec<&str> = all.iter().map(|a| a.record.as_str()).collect();
+    assert_eq!(records, ["{\"n\":0}", "{\"n\":1}", "{\"n\":2}"]);
+    let after_first = q.activity(Some(&all[0].id), 10).unwrap();
+    assert_eq!(after_first.len(), 2);
+    assert_eq!(after_first[0].id, all[1].id);
+    assert!(q.activity(Some(&all[2].id), 10).unwrap().is_empty());
+    assert_eq!(q.activity(None, 1).unwrap().len(), 1, "COUNT is honoured");
+}
+
+#[test]
+fn versions_are_ordered_only_against_the_same_producers() {
+    let server = Server::start();
+    let q = server.queue(fast());
+    q.enqueue(&[b"gateway upload", b"bucket notification"])
+        .unwrap();
+    // The gateway's clock-based token is far above an S3 sequencer; still,
+    // the bucket's own later event is not superseded by it.
+    let gateway = UnitOfWork {
+        order_scope: "gateway".to_owned(),
+        ..unit("b/same.jpg", "0000000000000000187F0A9C3B2D4E5F")
+    };
+    let d = take(&q);
+    assert_eq!(q.begin(&d, &gateway).unwrap(), Begin::Go);
+    q.settle(&d, Settle::Processed, Some(&gateway), None)
+        .unwrap();
+    let bucket = unit("b/same.jpg", "0000000000000000000000000000005F");
+    let d = take(&q);
+    assert_eq!(q.begin(&d, &bucket).unwrap(), Begin::Go);
+    q.settle(&d, Settle::Processed, Some(&bucket), None)
+        .unwrap();
+    // Within one producer, older is still superseded.
+    q.enqueue(&[b"late"]).unwrap();
+    let d = take(&q);
+    let older = unit("b/same.jpg", "0000000000000000000000000000004A");
+    assert_eq!(q.begin(&d, &older).unwrap(), Begin::Superseded);
 }

@@ -84,7 +84,7 @@ pub fn verdict(status: &ObjectStatus, since: Option<&str>) -> Verdict {
             StageState::Failed if result.retryable == Some(true) => {
                 return Verdict::Pending { last_stage }
             }
-            StageState::Failed => {
+            StageState::Failed | StageState::Dead => {
                 return Verdict::Failed {
                     stage: stage.to_owned(),
                     reason: reason(),

@@ -26,16 +26,59 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A test whose optional part (`spin`: real Spin, `rgw`: Ceph RGW, `corpus`:
+/// the photo corpus) is missing here: panics when `THUMBFLOW_REQUIRE` names
+/// the part (`.ci/run` names every part it installed or found, so CI can
+/// never pass a test that did not run), else says it skipped on stderr and
+/// in `target/test-skips.txt`, which `make test` prints at the end (cargo
+/// hides the output of passing tests).
+pub fn skip(part: &str, why: &str) {
+    let required = std::env::var("THUMBFLOW_REQUIRE").unwrap_or_default();
+    if required.split(',').any(|p| p.trim() == part) {
+        panic!("{part} is required here (THUMBFLOW_REQUIRE={required}) but: {why}");
+    }
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let line = format!("SKIPPED {test} ({part}): {why}");
+    eprintln!("{line}");
+    let log = root().join("target/test-skips.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        use std::io::Write as _;
+        let _ = writeln!(file, "{line}");
+    }
+}
+
 /// A `redis-server` owned by one test, killed on drop.
 pub struct Redis {
-    child: Child,
+    /// `None` for a server this test did not start ([`Redis::on_default_port`]).
+    child: Option<Child>,
     pub port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Redis {
     pub fn start() -> Self {
-        let port = free_port();
+        Self::start_on(free_port())
+    }
+
+    /// The Redis at `127.0.0.1:6379`, where `redis_address` points by
+    /// default: the one already running there, else one started there.
+    pub fn on_default_port() -> Self {
+        const PORT: u16 = 6379;
+        if std::net::TcpStream::connect(("127.0.0.1", PORT)).is_ok() {
+            return Self {
+                child: None,
+                port: PORT,
+                _dir: tempfile::tempdir().unwrap(),
+            };
+        }
+        Self::start_on(PORT)
+    }
+
+    fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let child = Command::new("redis-server")
             .args([
@@ -55,7 +98,7 @@ impl Redis {
             .spawn()
             .expect("redis-server not found on PATH: install it (apt-get install redis-server)");
         let redis = Self {
-            child,
+            child: Some(child),
             port,
             _dir: dir,
         };
@@ -74,8 +117,10 @@ impl Redis {
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -323,6 +368,17 @@ impl Drop for Pipeline {
             task.abort();
         }
     }
+}
+
+/// The counters and backlog of the stage queue reading `channel`.
+pub fn stage_stats(redis: &Redis, channel: &str) -> thumbflow_queue::Stats {
+    let queue = thumbflow_queue::Queue::new(
+        thumbflow_queue::redis::NativeRedis::connect(&redis.url()).unwrap(),
+        "test",
+        channel,
+        thumbflow_queue::QueueConfig::default(),
+    );
+    queue.stats().unwrap()
 }
 
 /// `stage` of a status record is in `state`.

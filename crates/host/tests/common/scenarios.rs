@@ -22,14 +22,19 @@ pub fn s3_event(bucket: &str, encoded_key: &str) -> String {
 
 /// The thumbnailer has finished with the object, one way or the other.
 pub fn thumbnail_done(status: &serde_json::Value) -> bool {
-    stage_is(status, "thumbnailer", "done") || stage_is(status, "thumbnailer", "failed")
+    ["done", "failed", "dead"]
+        .iter()
+        .any(|state| stage_is(status, "thumbnailer", state))
 }
 
 /// Every stage has finished, or the thumbnailer failed (so the notifier never runs).
 pub fn pipeline_done(status: &serde_json::Value) -> bool {
-    stage_is(status, "notifier", "done")
-        || stage_is(status, "notifier", "failed")
-        || stage_is(status, "thumbnailer", "failed")
+    ["done", "failed", "dead"]
+        .iter()
+        .any(|state| stage_is(status, "notifier", state))
+        || ["failed", "dead"]
+            .iter()
+            .any(|state| stage_is(status, "thumbnailer", state))
 }
 
 /// GET an image through the gateway and decode it (it must be a JPEG).
@@ -39,6 +44,39 @@ pub async fn get_image(ep: &Endpoint, path: &str) -> image::DynamicImage {
     assert_eq!(response.headers()["content-type"], "image/jpeg");
     let bytes = response.bytes().await.unwrap();
     image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).unwrap()
+}
+
+/// Uploading A, then B, then A again under one key leaves A's thumbnail:
+/// the third upload carries bytes the first already had (the same ETag), yet
+/// it is a new upload, not a redelivery to be skipped.
+pub async fn reupload_of_earlier_bytes_gets_its_own_thumbnail(ep: &Endpoint) {
+    let image =
+        |name: &str| std::fs::read(root().join("tests/fixtures/images").join(name)).unwrap();
+    // upright.jpg (480x270) gives a 300x169 thumbnail, rocket.jpg (320x214) a taller one.
+    let (a, b) = (image("upright.jpg"), image("rocket.jpg"));
+    let key = "again/same-key.jpg";
+    let steps: [(&str, &Vec<u8>, bool); 3] =
+        [("A", &a, true), ("B", &b, false), ("A again", &a, true)];
+    for (step, bytes, is_a) in steps {
+        assert_eq!(
+            ep.put(key, bytes.clone(), "image/jpeg").await.status(),
+            201,
+            "{step}"
+        );
+        let status = ep
+            .wait_status(key, &format!("the thumbnail of upload {step}"), |s| {
+                let height = s["thumbnails"][0]["height"].as_u64();
+                pipeline_done(s) && (height == Some(169)) == is_a && height.is_some()
+            })
+            .await;
+        assert!(stage_is(&status, "notifier", "done"), "{step}: {status:#}");
+        let thumb = get_image(ep, "/objects/thumbnails/thumb/again/same-key.jpg.jpg").await;
+        assert_eq!(
+            thumb.height() == 169,
+            is_a,
+            "{step}: stored thumbnail is the wrong upload's"
+        );
+    }
 }
 
 /// One real photo stored rotated comes back as an upright thumbnail, and
@@ -557,6 +595,11 @@ pub async fn upload_carries_the_callers_trace_through_every_stage(
     let status = ep.wait_status(key, "every stage done", pipeline_done).await;
     assert_eq!(status["trace_id"], trace, "{status:#}");
     let marker = format!("trace={trace}");
+    // The canonical event id, as the normalizer recorded it.
+    let detail = status["stages"]["normalizer"]["detail"].as_str().unwrap();
+    let event_id = detail.rsplit(' ').next().unwrap();
+    assert_eq!(event_id.len(), 32, "{detail}");
+    let event_tag = format!("event={event_id}");
     for component in ["gateway", "normalizer", "thumbnailer", "notifier"] {
         // A host logs a component's output once its invocation has returned,
         // which can be just after the status record was written.
@@ -565,10 +608,18 @@ pub async fn upload_carries_the_callers_trace_through_every_stage(
         while !traced(&logs(component)) && start.elapsed() < Duration::from_secs(10) {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        let log = logs(component);
         assert!(
-            traced(&logs(component)),
-            "{component} logged no line about {key} with {marker}:\n{}",
-            logs(component)
+            traced(&log),
+            "{component} logged no line about {key} with {marker}:\n{log}"
         );
+        // Every line about the upload carries its trace; after the
+        // normalizer, its event id too.
+        for line in log.lines().filter(|l| l.contains(key)) {
+            assert!(line.contains(&marker), "{component}: {line}");
+            if component == "thumbnailer" || component == "notifier" {
+                assert!(line.contains(&event_tag), "{component}: {line}");
+            }
+        }
     }
 }
