@@ -45,8 +45,11 @@ build: wasm-target ## Build the seven components (and the alternative engine of 
 check-components: build $(if $(filter $(TOOLS_DIR)/%,$(WASM_TOOLS)),$(TOOLS_DIR)/bin/wasm-tools) ## Prove cores import only WASI and glues export their Spin trigger interface
 	WASM_TOOLS=$(WASM_TOOLS) tests/check-components.sh $(WASM_DIR)
 
-test-native: ## Unit and component tests of the native crates (needs `make build` first)
-	cargo test
+test-native: ## Unit and component tests of the native crates (needs `make build` first); lists the tests that skipped
+	@rm -f target/test-skips.txt
+	@cargo test; status=$$?; \
+	if [ -s target/test-skips.txt ]; then echo "== tests that skipped (a part they need is not here):"; cat target/test-skips.txt; \
+	else echo "== no test skipped"; fi; exit $$status
 
 test: check-components test-native ## Build everything, check the components, run every test
 

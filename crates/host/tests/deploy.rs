@@ -284,7 +284,7 @@ async fn replicas_share_key_value_on_redis_and_process_each_upload_once() {
     let bin = match common::spin::find() {
         Ok(bin) => bin,
         Err(why) => {
-            println!("SKIPPED deploy layout on real Spin: {why}");
+            common::skip("spin", &why);
             return;
         }
     };

@@ -7,10 +7,13 @@
 //! too.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
+mod common;
 #[path = "../../imaging/tests/common/hostile.rs"]
 mod hostile;
 
 use std::path::PathBuf;
+
+use common::root;
 
 use hostile::{
     garbage_exif_payloads, gif_claiming, gif_with_frames, jpeg_with_app1, png_claiming,
@@ -21,10 +24,6 @@ use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
 
 /// The budget the engine is told to stay within.
 const BUDGET: u64 = 64 << 20;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn wasm() -> PathBuf {
     let path = root().join("target/wasm32-wasip2/release/thumbnailer_core.wasm");
@@ -234,11 +233,12 @@ fn memory_20_megapixel_jpeg_under_64_mib() {
         checked += 1;
     }
     if checked == 0 {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "corpus not found at {}: 20 MP memory check skipped (set THUMBFLOW_CORPUS)",
-            dir.display()
+        common::skip(
+            "corpus",
+            &format!(
+                "corpus not found at {}: 20 MP memory check skipped (set THUMBFLOW_CORPUS)",
+                dir.display()
+            ),
         );
     }
 }

@@ -29,6 +29,35 @@ use super::{ManifestError, Variable};
 /// Spin's only special entry, refused with a pointer to what to write instead.
 const INSECURE_ALLOW_ALL: &str = "insecure:allow-all";
 
+/// Why an `allowed_outbound_hosts` entry is refused, in Spin's words: its
+/// layers, outermost first (Spin prints one per line under "Caused by:";
+/// `Display` joins them with `: ` as `{:#}` does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostReason(pub Vec<String>);
+
+impl HostReason {
+    /// `inner` under the context `context`.
+    fn within(context: String, inner: String) -> Self {
+        Self(vec![context, inner])
+    }
+}
+
+impl From<String> for HostReason {
+    fn from(message: String) -> Self {
+        Self(vec![message])
+    }
+}
+
+impl std::fmt::Display for HostReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(": "))
+    }
+}
+
+/// The line Spin ends its allowed-host format errors with.
+const LEARN_MORE: &str =
+    "\nLearn more: https://spinframework.dev/v3/http-outbound#granting-http-permissions-to-components";
+
 /// Checks a component's raw `allowed_outbound_hosts` when the manifest is
 /// loaded, as Spin does before any `--variable` or `SPIN_VARIABLE_*` applies:
 /// a literal entry must parse; a templated one must parse once every variable
@@ -82,7 +111,8 @@ fn check_insecure_allow_all(entries: &[String]) -> Result<(), ManifestError> {
     match entries {
         [only] if only == INSECURE_ALLOW_ALL => Err(ManifestError::AllowedHost {
             entry: only.clone(),
-            reason: "'insecure:allow-all' is not allowed - use '*://*:*' instead if you really want to allow all outbound traffic".to_owned(),
+            // Spin's words, its unbalanced closing quote included.
+            reason: HostReason::from("'insecure:allow-all' is not allowed - use '*://*:*' instead if you really want to allow all outbound traffic'".to_owned()),
         }),
         _ => Ok(()),
     }
@@ -188,30 +218,33 @@ impl AllowedHost {
     /// As in Spin, the port is what follows the last `:` (so a bracketed IPv6
     /// address needs an explicit port), the port is checked first, then the
     /// scheme, then the host.
-    fn parse(entry: &str) -> Result<Self, String> {
+    fn parse(entry: &str) -> Result<Self, HostReason> {
         let url = entry.trim();
         let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(match url {
+            return Err(HostReason::from(match url {
                 "*" | ":" | "" | "?" => format!(
-                    "{url:?} is not an allowed outbound host format. Hosts must be in the form <scheme>://<host>[:<port>], with '*' wildcards allowed for each (`*://*:*` allows all outbound networking, with no sandboxing)"
+                    "{url:?} is not an allowed outbound host format.\nHosts must be in the form <scheme>://<host>[:<port>], with '*' wildcards allowed for each.\nIf you intended to allow all outbound networking, you can use '*://*:*' - this will obviate all network sandboxing.{LEARN_MORE}"
                 ),
-                _ => format!("{url:?} does not contain a scheme (e.g., 'http://' or '*://')"),
-            });
+                _ => format!(
+                    "{url:?} does not contain a scheme (e.g., 'http://' or '*://'){LEARN_MORE}"
+                ),
+            }));
         };
         let (host, rest) = rest.rsplit_once(':').unwrap_or((rest, ""));
         let port = match rest.split_once('/') {
             Some((_, path)) if !path.is_empty() => {
-                return Err(format!("{url:?} has a path but is not allowed to"))
+                return Err(format!("{url:?} has a path but is not allowed to").into())
             }
             Some((port, _)) => port,
             None => rest,
         };
         let port = parse_port(port, scheme)
-            .map_err(|e| format!("Invalid allowed host port {port:?}: {e} (in {url:?})"))?;
-        let scheme = parse_scheme(scheme)
-            .map_err(|e| format!("Invalid allowed host scheme {scheme:?}: {e} (in {url:?})"))?;
+            .map_err(|e| HostReason::within(format!("Invalid allowed host port {port:?}"), e))?;
+        let scheme = parse_scheme(scheme).map_err(|e| {
+            HostReason::within(format!("Invalid allowed host scheme {scheme:?}"), e)
+        })?;
         let host = parse_host(host)
-            .map_err(|e| format!("Invalid allowed host {host:?}: {e} (in {url:?})"))?;
+            .map_err(|e| HostReason::within(format!("Invalid allowed host {host:?}"), e))?;
         Ok(Self { scheme, host, port })
     }
 
@@ -377,7 +410,7 @@ mod tests {
         match AllowedHosts::parse(&[entry.to_owned()]) {
             Err(ManifestError::AllowedHost { entry: e, reason }) => {
                 assert_eq!(e, entry);
-                reason
+                reason.to_string()
             }
             other => panic!("{entry:?}: expected an AllowedHost error, got {other:?}"),
         }
@@ -426,7 +459,7 @@ mod tests {
         let reason = reason("rediss://cache");
         assert_eq!(
             reason,
-            "Invalid allowed host port \"\": no port was provided and the scheme \"rediss\" does not have a known default port number (in \"rediss://cache\")"
+            "Invalid allowed host port \"\": no port was provided and the scheme \"rediss\" does not have a known default port number"
         );
         assert!(hosts(&["rediss://cache:6379"]).allows("rediss://cache:6379"));
     }
@@ -568,18 +601,25 @@ mod tests {
                 "Invalid allowed host port \"1]\": port \"1]\" is not a number",
             ),
         ] {
-            let reason = AllowedHost::parse(entry).unwrap_err();
+            let reason = AllowedHost::parse(entry).unwrap_err().to_string();
             assert!(reason.starts_with(expected), "{entry}: {reason}");
         }
         // Spin refuses `insecure:allow-all` by name when it is the only entry.
         assert_eq!(
             reason("insecure:allow-all"),
-            "'insecure:allow-all' is not allowed - use '*://*:*' instead if you really want to allow all outbound traffic"
+            "'insecure:allow-all' is not allowed - use '*://*:*' instead if you really want to allow all outbound traffic'"
         );
         let err = AllowedHosts::parse(&["http//x".to_owned()]).unwrap_err();
         assert!(err.to_string().contains("\"http//x\""), "{err}");
+        // Spin's layers: the part, then what is wrong with it.
         let err = AllowedHosts::parse(&["http://h:x".to_owned()]).unwrap_err();
-        assert!(err.to_string().ends_with("(in \"http://h:x\")"), "{err}");
+        assert_eq!(
+            err.layers(),
+            [
+                "Invalid allowed host port \"x\"",
+                "port \"x\" is not a number"
+            ]
+        );
     }
 
     #[test]
@@ -623,7 +663,7 @@ mod tests {
         let message = err.to_string();
         assert!(
             message.starts_with(
-                "using default variable value(s) with template \"{{ webhook_origin }}\" results in invalid config \"\": \"\" is not an allowed outbound host format."
+                "using default variable value(s) with template \"{{ webhook_origin }}\" results in invalid config \"\": \"\" is not an allowed outbound host format.\nHosts must be"
             ),
             "{message}"
         );
@@ -669,7 +709,9 @@ mod tests {
         let err = validate(&["example.com"], &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "\"example.com\" does not contain a scheme (e.g., 'http://' or '*://')"
+            format!(
+                "\"example.com\" does not contain a scheme (e.g., 'http://' or '*://'){LEARN_MORE}"
+            )
         );
         let err = validate(&[""], &[]).unwrap_err();
         assert!(

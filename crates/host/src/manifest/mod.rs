@@ -247,7 +247,7 @@ pub enum ManifestError {
         /// The entry.
         entry: String,
         /// What is wrong with it.
-        reason: String,
+        reason: allowed_hosts::HostReason,
     },
     /// An `allowed_outbound_hosts` template is malformed once its variables take
     /// their `default` values: Spin refuses such a manifest at load time,
@@ -262,13 +262,11 @@ pub enum ManifestError {
         /// What it expands to with the defaults.
         resolved: String,
         /// Why that is not a valid entry (Spin's message).
-        reason: String,
+        reason: allowed_hosts::HostReason,
     },
     /// A `key_value_stores` label other than `default`: Spin defines no other
     /// store without a runtime config file, and this host has none.
-    #[error(
-        "unknown key_value_stores label {label:?} for component {component:?}: thumbflow's host, like Spin without a runtime config file, defines only the `default` store"
-    )]
+    #[error("unknown key_value_stores label {label:?} for component {component:?}")]
     UnknownStore {
         /// The label.
         label: String,
@@ -319,6 +317,36 @@ pub enum ManifestError {
 }
 
 impl ManifestError {
+    /// The error's layers, outermost first, in Spin's words, as Spin prints
+    /// them one per line under "Caused by:" (a context, then what it wraps);
+    /// where our message names more than Spin's (the variable), the layer is
+    /// Spin's text alone. `tests/real_spin.rs` checks them against real Spin.
+    pub fn layers(&self) -> Vec<String> {
+        match self {
+            Self::Context { context, inner } => {
+                let mut layers = vec![context.clone()];
+                layers.extend(inner.layers());
+                layers
+            }
+            Self::DefaultAllowedHost {
+                template,
+                resolved,
+                reason,
+            } => {
+                let mut layers = vec![format!(
+                    "using default variable value(s) with template {template:?} results in invalid config {resolved:?}"
+                )];
+                layers.extend(reason.0.iter().cloned());
+                layers
+            }
+            Self::AllowedHost { reason, .. } => reason.0.clone(),
+            Self::VariableDeclaration { .. } => {
+                vec!["must be `required` OR have a `default`".to_owned()]
+            }
+            other => vec![other.to_string()],
+        }
+    }
+
     /// Wraps this error with where it comes from.
     pub(crate) fn context(self, context: impl Into<String>) -> Self {
         Self::Context {
@@ -412,8 +440,12 @@ impl Manifest {
         let mut components = BTreeMap::new();
         for (id, raw_component) in raw.component {
             let component = component(id.0.clone(), raw_component, base_dir)?;
-            load_checks(&component, &variables)
-                .map_err(|e| e.context(format!("Failed to load component `{}`", id.0)))?;
+            allowed_hosts::validate_with_defaults(&component.allowed_outbound_hosts, &variables)
+                .map_err(|e| {
+                    e.context("`allowed_outbound_hosts` is malformed")
+                        .context(format!("Failed to load component `{}`", id.0))
+                })?;
+            check_stores(&component)?;
             components.insert(id.0, component);
         }
 
@@ -497,15 +529,10 @@ impl Manifest {
     }
 }
 
-/// The checks Spin makes on each component when it loads the application
-/// (`crates/loader/src/local.rs` `load_component`, and the key-value factor
-/// when the app starts); errors are wrapped like Spin's, naming the field.
-fn load_checks(
-    component: &Component,
-    variables: &BTreeMap<String, Variable>,
-) -> Result<(), ManifestError> {
-    allowed_hosts::validate_with_defaults(&component.allowed_outbound_hosts, variables)
-        .map_err(|e| e.context("`allowed_outbound_hosts` is malformed"))?;
+/// Spin's key-value factor refuses, when the app starts, a store label
+/// that no runtime config defines; without one only `default` exists (and
+/// this host reads none), so the same labels are refused here, at load.
+fn check_stores(component: &Component) -> Result<(), ManifestError> {
     if let Some(label) = component
         .key_value_stores
         .iter()

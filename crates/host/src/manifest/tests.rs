@@ -664,7 +664,7 @@ fn manifest_allowed_hosts_literal_entry_is_checked_at_load() {
     ));
     assert_eq!(
         message,
-        "Failed to load component `worker`: `allowed_outbound_hosts` is malformed: \"example.com\" does not contain a scheme (e.g., 'http://' or '*://')"
+        "Failed to load component `worker`: `allowed_outbound_hosts` is malformed: \"example.com\" does not contain a scheme (e.g., 'http://' or '*://')\nLearn more: https://spinframework.dev/v3/http-outbound#granting-http-permissions-to-components"
     );
     let message = error(&BASE.replace(
         "source = \"worker.wasm\"",
@@ -736,7 +736,7 @@ fn manifest_unknown_key_value_store_is_refused() {
     ));
     assert_eq!(
         message,
-        "Failed to load component `web`: unknown key_value_stores label \"cache\" for component \"web\": thumbflow's host, like Spin without a runtime config file, defines only the `default` store"
+        "unknown key_value_stores label \"cache\" for component \"web\""
     );
 }
 

@@ -40,8 +40,9 @@ impl Rgw {
     /// installed here (`scripts/s3/rgw.sh install` installs it).
     pub fn start() -> Option<Self> {
         if !on_path("radosgw") || !on_path("ceph-mon") || !on_path("ceph-osd") {
-            eprintln!(
-                "SKIPPED: radosgw/ceph-mon/ceph-osd not installed; run `scripts/s3/rgw.sh install`"
+            super::skip(
+                "rgw",
+                "radosgw/ceph-mon/ceph-osd not installed; run `scripts/s3/rgw.sh install`",
             );
             return None;
         }

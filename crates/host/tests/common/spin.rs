@@ -55,6 +55,20 @@ impl RealSpin {
         redis: &Redis,
         variables: &[(&str, &str)],
     ) -> Self {
+        let redis_address = redis.url();
+        let mut all = vec![("redis_address", redis_address.as_str())];
+        all.extend_from_slice(variables);
+        Self::start_with(bin, manifest, redis, &all).await
+    }
+
+    /// Run `manifest` with exactly `variables` (none: every variable at its
+    /// default, as a new user's `spin up --from spin.toml`), subscribed on `redis`.
+    pub async fn start_with(
+        bin: &Path,
+        manifest: &Path,
+        redis: &Redis,
+        variables: &[(&str, &str)],
+    ) -> Self {
         let state = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cmd = Command::new(bin);
@@ -64,9 +78,7 @@ impl RealSpin {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--state-dir")
-            .arg(state.path())
-            .arg("--variable")
-            .arg(format!("redis_address={}", redis.url()));
+            .arg(state.path());
         for (name, value) in variables {
             cmd.arg("--variable").arg(format!("{name}={value}"));
         }
