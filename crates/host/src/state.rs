@@ -131,7 +131,15 @@ impl WasiHttpHooks for OutboundHttp {
             Some((component, hosts)) => {
                 let ok = hosts.allows(&url);
                 if !ok {
-                    eprintln!("[{component}] outbound HTTP to {url:?} is not in the component's allowed_outbound_hosts: denied");
+                    // Without the query: a presigned S3 URL carries its signature there.
+                    let uri = request.uri();
+                    let shown = format!(
+                        "{}://{}{}",
+                        uri.scheme_str().unwrap_or("http"),
+                        uri.authority().map_or("", |a| a.as_str()),
+                        uri.path()
+                    );
+                    eprintln!("[{component}] outbound HTTP to {shown:?} is not in the component's allowed_outbound_hosts: denied");
                 }
                 ok
             }

@@ -214,3 +214,74 @@ async fn gateway_shows_rejected_event_previews_only_with_the_token() {
         assert!(!body.to_string().contains("private-preview-text"));
     }
 }
+
+/// With `api_token` set, every write and admin route answers 401 without it
+/// (or with a wrong one), and `POST /events` also takes it as `?token=`, the
+/// only way a storage webhook can send it; the token never reaches a log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_and_admin_routes_need_the_token_and_it_is_never_logged() {
+    common::capture_guest_logs();
+    let redis = Redis::start();
+    let p = Pipeline::start(&redis, &[("api_token", TOKEN)]).await;
+    let event = common::scenarios::s3_event("thumbflow", "token/a.jpg");
+    let routes: [(reqwest::Method, &str); 6] = [
+        (reqwest::Method::GET, "/admin/queues"),
+        (reqwest::Method::GET, "/admin/dlq"),
+        (reqwest::Method::POST, "/admin/dlq/replay?all=true"),
+        (reqwest::Method::POST, "/admin/drain"),
+        (reqwest::Method::POST, "/events"),
+        (reqwest::Method::PUT, "/objects/token/b.jpg"),
+    ];
+    for (method, path) in &routes {
+        let send = |auth: Option<&str>| {
+            let mut request = p
+                .http
+                .request(method.clone(), p.url(path))
+                .body(event.clone());
+            if let Some(token) = auth {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        assert_eq!(
+            send(None).await.unwrap().status(),
+            401,
+            "{method} {path} without a token"
+        );
+        assert_eq!(
+            send(Some("wrong")).await.unwrap().status(),
+            401,
+            "{method} {path} wrong token"
+        );
+        let with = send(Some(TOKEN)).await.unwrap().status();
+        assert_ne!(with, 401, "{method} {path} with the token");
+    }
+    // Storage webhooks: the token in the query string, checked the same way.
+    let post = |query: &str| {
+        p.http
+            .post(p.url(&format!("/events{query}")))
+            .body(event.clone())
+            .send()
+    };
+    assert_eq!(post("?token=wrong").await.unwrap().status(), 401);
+    assert_eq!(
+        post(&format!("?token={TOKEN}")).await.unwrap().status(),
+        202
+    );
+    // Only POST /events reads it from the query.
+    let admin = p
+        .http
+        .get(p.url(&format!("/admin/dlq?token={TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 401, "admin routes take the header only");
+    p.wait_status("token/a.jpg", "the event sent with ?token=", |s| {
+        s["stages"]["normalizer"].is_object()
+    })
+    .await;
+    for component in ["gateway", "normalizer", "thumbnailer", "notifier"] {
+        let log = common::guest_log(component);
+        assert!(!log.contains(TOKEN), "{component} logged the token:\n{log}");
+    }
+}

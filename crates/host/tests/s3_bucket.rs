@@ -126,6 +126,29 @@ fn large_png() -> Vec<u8> {
     bytes
 }
 
+/// The size `bytes` display at: stored size with its EXIF orientation applied.
+fn displayed_size(bytes: &[u8]) -> (u32, u32) {
+    use image::ImageDecoder as _;
+    let mut decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .unwrap()
+        .into_decoder()
+        .unwrap();
+    let (w, h) = decoder.dimensions();
+    let turned = matches!(
+        decoder.orientation().unwrap(),
+        image::metadata::Orientation::Rotate90
+            | image::metadata::Orientation::Rotate270
+            | image::metadata::Orientation::Rotate90FlipH
+            | image::metadata::Orientation::Rotate270FlipH
+    );
+    if turned {
+        (h, w)
+    } else {
+        (w, h)
+    }
+}
+
 /// Status record of `bucket`/`key`, once `done` holds (or panic at the deadline).
 async fn wait_status(
     pipeline: &Pipeline,
@@ -283,10 +306,30 @@ async fn bucket_uploads_come_back_as_thumbnails_in_the_bucket() {
             .etag,
     );
 
+    let sources: BTreeMap<&str, &[u8]> = photos
+        .iter()
+        .map(|(k, b, _)| (k.as_str(), b.as_slice()))
+        .chain([("big/multi part 12MB.png", big.as_slice())])
+        .chain([("copies/copied & renamed é.jpg", photos[0].1.as_slice())])
+        .collect();
     let mut thumbnails = Vec::new();
     for (key, etag) in &etags {
         let status = wait_status(&pipeline, bucket, key, scenarios::thumbnail_done).await;
         let (tkey, size) = check_thumbnail(&s3, bucket, &status, etag).await;
+        // Upright and in proportion: the source as displayed (EXIF orientation
+        // applied), scaled to fit the 300 px box.
+        let (w, h) = displayed_size(sources[key.as_str()]);
+        let (long, short) = (w.max(h), w.min(h));
+        let expected_short = (300.0 * f64::from(short) / f64::from(long)).round() as u32;
+        assert_eq!(
+            size.0 >= size.1,
+            w >= h,
+            "{key}: {size:?} from a {w}x{h} source"
+        );
+        assert!(
+            size.0.min(size.1).abs_diff(expected_short) <= 1,
+            "{key}: {size:?} from a {w}x{h} source"
+        );
         if key.starts_with("rotated/") || key.starts_with("copies/") {
             let (_, _, displayed) = common::photo();
             assert_eq!(size, displayed, "{key} must come out upright");
@@ -303,9 +346,18 @@ async fn bucket_uploads_come_back_as_thumbnails_in_the_bucket() {
     );
 
     // The thumbnails' own notifications reached the gateway too (no filter
-    // on the topic) and caused no work: one render per source, nothing
-    // thumbnailed twice, no thumbnail of a thumbnail.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // on the topic): the normalizer received and ignored each of them, and
+    // they caused no work: one render per source, nothing thumbnailed
+    // twice, no thumbnail of a thumbnail.
+    let start = Instant::now();
+    while common::stage_stats(&redis, "thumbflow.raw").counter("ignored") < etags.len() as u64 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the thumbnails' notifications never reached the normalizer: {:?}",
+            common::stage_stats(&redis, "thumbflow.raw")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let listed: Vec<String> = s3
         .list(bucket, "thumbnails/")
         .await
@@ -336,11 +388,76 @@ async fn bucket_uploads_come_back_as_thumbnails_in_the_bucket() {
         }
     }
 
-    // 3. Failure paths, in a bucket without notifications so only the
+    // 3. The gateway's own routes on the bucket: an upload through
+    // `PUT /objects/…` lands in the bucket (and is thumbnailed once, though
+    // both the gateway and the bucket's notification announce it), and
+    // `GET /objects/…` reads originals and thumbnails back from it.
+    let via = "gateway/through the gateway é+&.jpg";
+    let (_, photo, displayed) = common::photo();
+    let before = common::stage_stats(&redis, "thumbflow.images");
+    let response = pipeline
+        .http
+        .put(pipeline.url(&format!("/objects/{}?bucket={bucket}", encode_key(via))))
+        .bearer_auth(TOKEN)
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let head = s3
+        .head(bucket, via)
+        .await
+        .expect("the upload is in the bucket");
+    assert_eq!(head.content_type.as_deref(), Some("image/jpeg"));
+    let status = wait_status(&pipeline, bucket, via, |s| {
+        common::stage_is(s, "notifier", "done")
+    })
+    .await;
+    let (tkey, size) = check_thumbnail(&s3, bucket, &status, &head.etag).await;
+    assert_eq!(size, displayed, "{via} must come out upright");
+    let served = pipeline
+        .http
+        .get(pipeline.url(&format!("/objects/{}?bucket={bucket}", encode_key(&tkey))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        served.bytes().await.unwrap(),
+        get_object(&s3, bucket, &tkey).await
+    );
+    let original = pipeline
+        .http
+        .get(pipeline.url(&format!("/objects/{}?bucket={bucket}", encode_key(via))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(original.bytes().await.unwrap(), photo);
+    // Announced twice (the gateway's event, the bucket's notification):
+    // rendered once, the other settled as a duplicate (its thumbnails current).
+    let start = Instant::now();
+    let after = loop {
+        let after = common::stage_stats(&redis, "thumbflow.images");
+        if after.counter("duplicate") > before.counter("duplicate") {
+            break after;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the second announcement of {via} never settled: {after:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        after.counter("processed"),
+        before.counter("processed") + 1,
+        "{via}: rendered once: {after:?}"
+    );
+
+    // 4. Failure paths, in a bucket without notifications so only the
     // events posted here arrive.
     let quiet = "quiet";
     s3.create_bucket(quiet).await;
-    let (_, photo, _) = common::photo();
 
     // Deleted before processed: ignored, not retried.
     let etag = s3
