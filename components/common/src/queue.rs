@@ -101,6 +101,33 @@ pub fn enqueue(channel_var: &str, payload: &[u8]) -> anyhow::Result<String> {
     Ok(channel)
 }
 
+/// Note a stored upload in the raw stage's activity stream (stage
+/// `gateway`, outcome `stored`, at `at`: when it was stored), for
+/// `thumbflow watch`; best effort.
+pub fn note_upload(bucket: &str, key: &str, trace: &str, detail: &str, at: &str) {
+    let noted = vars::get("raw_channel").and_then(|channel| {
+        let queue = Queue::new(
+            SpinRedis::open()?,
+            "gateway",
+            &channel,
+            QueueConfig::default(),
+        );
+        let record = serde_json::json!({
+            "stage": "gateway",
+            "outcome": "stored",
+            "bucket": bucket,
+            "key": key,
+            "trace": trace,
+            "detail": detail,
+            "at": at,
+        });
+        Ok(queue.note_activity(&record.to_string())?)
+    });
+    if let Err(e) = noted {
+        eprintln!("gateway: noting activity for watchers: {e:#}");
+    }
+}
+
 /// What a stage made of one entry.
 pub enum Handled {
     /// Its effects are stored (or there were none to make): settle it,
@@ -196,10 +223,18 @@ impl Stage {
     pub fn finish(&self, delivery: &Delivery, handled: Handled) -> anyhow::Result<()> {
         match handled {
             Handled::Done { how, unit, next } => {
-                let next = self.next_channel.as_deref().map(|c| (c, next.as_slice()));
+                // What the entry was about: what it became, when it was
+                // handed on (a raw event says the least about itself), else itself.
+                let about = next
+                    .first()
+                    .and_then(|n| Subject::of(n))
+                    .or_else(|| Subject::of(&delivery.payload));
+                let forward = self.next_channel.as_deref().map(|c| (c, next.as_slice()));
                 self.queue
-                    .settle(delivery, how, unit.as_ref(), next)
-                    .with_context(|| format!("settling entry {}", delivery.id))
+                    .settle(delivery, how, unit.as_ref(), forward)
+                    .with_context(|| format!("settling entry {}", delivery.id))?;
+                self.note(how.as_str(), about, None);
+                Ok(())
             }
             Handled::Busy => self
                 .queue
@@ -215,26 +250,42 @@ impl Stage {
                     .queue
                     .fail(delivery, &message, retryable, unit.as_ref())
                     .with_context(|| format!("recording the failure of entry {}", delivery.id))?;
+                let about = Subject::of(&delivery.payload);
+                let tags = about.as_ref().map(Subject::tags).unwrap_or_default();
                 let where_ = object
                     .as_ref()
                     .map_or_else(|| "(no object)".to_owned(), |(b, k)| format!("{b}/{k}"));
-                let (state, detail) = match &failed {
+                let (state, detail, outcome) = match &failed {
                     Failed::Retry { delay, attempts } => {
                         let detail = format!(
                             "{message} (attempt {attempts}; retrying in {} ms)",
                             delay.as_millis()
                         );
-                        eprintln!("{} {where_} failed: {detail}", self.name);
-                        (StageState::Failed, detail)
+                        eprintln!("{} {where_} failed: {detail}{tags}", self.name);
+                        (StageState::Failed, detail, "retrying")
                     }
                     Failed::Dead { id, attempts } => {
                         let detail = format!(
                             "{message} (dead-lettered as {id} after {attempts} attempt(s))"
                         );
-                        eprintln!("{} {where_} dead-lettered: {detail}", self.name);
-                        (StageState::Failed, detail)
+                        eprintln!("{} {where_} dead-lettered: {detail}{tags}", self.name);
+                        // A rejected input failed (retrying cannot help); a
+                        // transient failure that ran out of attempts is dead.
+                        if retryable {
+                            (StageState::Dead, detail, "dead")
+                        } else {
+                            (StageState::Failed, detail, "failed")
+                        }
                     }
                 };
+                let about = about.or_else(|| {
+                    object.clone().map(|(bucket, key)| Subject {
+                        bucket: Some(bucket),
+                        key: Some(key),
+                        ..Subject::default()
+                    })
+                });
+                self.note(outcome, about, Some(&detail));
                 if let Some((bucket, key)) = object {
                     let status = StageStatus {
                         state,
@@ -248,6 +299,75 @@ impl Stage {
                 Ok(())
             }
         }
+    }
+
+    /// Note in the stage's activity stream what became of an event, for
+    /// `thumbflow watch`; a failure to note is logged, never the stage's.
+    fn note(&self, outcome: &str, about: Option<Subject>, detail: Option<&str>) {
+        let about = about.unwrap_or_default();
+        let record = serde_json::json!({
+            "stage": self.name,
+            "outcome": outcome,
+            "bucket": about.bucket,
+            "key": about.key,
+            "event": about.event,
+            "trace": about.trace,
+            "detail": detail,
+            "at": clock::now_rfc3339(),
+        });
+        if let Err(e) = self.queue.note_activity(&record.to_string()) {
+            eprintln!("{}: noting activity for watchers: {e}", self.name);
+        }
+    }
+}
+
+/// What a stage's payload is about, as far as it says: the object, the
+/// canonical event id and the upload's trace.
+#[derive(Debug, Default, Clone)]
+struct Subject {
+    bucket: Option<String>,
+    key: Option<String>,
+    event: Option<String>,
+    trace: Option<String>,
+}
+
+impl Subject {
+    /// From a CloudEvents envelope (canonical or thumbnail-created: object
+    /// in `data`, trace at the top) or a gateway upload's raw event (trace in
+    /// its record); `None` for anything else (other raw events).
+    fn of(payload: &[u8]) -> Option<Self> {
+        let value = serde_json::from_slice::<serde_json::Value>(payload).ok()?;
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+        let traceparent =
+            text(&value["traceparent"]).or_else(|| text(&value["Records"][0]["traceparent"]));
+        let subject = Self {
+            bucket: text(&value["data"]["bucket"]),
+            key: text(&value["data"]["key"]),
+            // The thumbnail-created event names the upload's event as its source.
+            event: text(&value["data"]["source_event_id"]).or_else(|| {
+                value["specversion"]
+                    .is_string()
+                    .then(|| text(&value["id"]))
+                    .flatten()
+            }),
+            trace: traceparent
+                .as_deref()
+                .and_then(thumbflow_events::trace_id)
+                .map(str::to_owned),
+        };
+        (subject.key.is_some() || subject.trace.is_some()).then_some(subject)
+    }
+
+    /// ` event=ID trace=TRACE` for a log line, as far as they are known.
+    fn tags(&self) -> String {
+        let mut tags = String::new();
+        if let Some(id) = &self.event {
+            tags.push_str(&format!(" event={id}"));
+        }
+        if let Some(trace) = &self.trace {
+            tags.push_str(&format!(" trace={trace}"));
+        }
+        tags
     }
 }
 

@@ -58,8 +58,11 @@ function saveRemembered() {
   storageSet(STORE_OBJECTS, JSON.stringify(list.slice(0, MAX_REMEMBERED)));
 }
 
+/** The API token: what the token field holds now (typed, even if not saved yet), else the saved one. */
 function token() {
-  return storageGet(STORE_TOKEN) || "";
+  const field = document.getElementById("token");
+  const typed = field ? field.value.trim() : "";
+  return typed || storageGet(STORE_TOKEN) || "";
 }
 
 // ---------------------------------------------------------------- helpers

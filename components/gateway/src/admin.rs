@@ -9,7 +9,10 @@
 //!   dead letters back to their stage's queue (attempts start again);
 //! - `POST /admin/drain`: ring every stage's doorbell, so work left in the
 //!   queues (after an outage, retries come due, a crashed worker's lease)
-//!   is picked up on a host that rings no doorbell by itself (real Spin).
+//!   is picked up on a host that rings no doorbell by itself (real Spin);
+//! - `GET /admin/activity[?after=CURSOR][&limit=N]`: what the stages did
+//!   with each event (stored, processed, retrying, dead, ...), oldest
+//!   first, after a cursor an earlier answer gave: `thumbflow watch`.
 
 use spin_sdk::http::{Params, Request};
 use thumbflow_glue::queue::SpinRedis;
@@ -27,6 +30,8 @@ const STAGES: [(&str, &str); 3] = [
 
 /// Most dead letters one listing returns per stage.
 const LIST_LIMIT: usize = 1000;
+/// Most activity entries one answer returns per stage, unless `limit` says fewer.
+const ACTIVITY_LIMIT: usize = 500;
 
 fn query(req: &Request, name: &str) -> Option<String> {
     form_urlencoded::parse(req.query().as_bytes())
@@ -157,4 +162,45 @@ pub fn drain(req: &Request) -> Reply {
         rung.push(name);
     }
     Ok(json(200, &serde_json::json!({ "rung": rung })))
+}
+
+/// `GET /admin/activity`: each stage's activity after the cursor
+/// (`stage:id,stage:id,...`, as `cursor` in the last answer; none: from the
+/// oldest kept), merged in time order, and the cursor to ask with next.
+pub fn get_activity(req: &Request) -> Reply {
+    authorize(req, false)?;
+    let limit = query(req, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(ACTIVITY_LIMIT)
+        .min(ACTIVITY_LIMIT);
+    let after = query(req, "after").unwrap_or_default();
+    let cursor_of = |stage: &str| {
+        after
+            .split(',')
+            .filter_map(|part| part.split_once(':'))
+            .find(|(name, _)| *name == stage)
+            .map(|(_, id)| id.to_owned())
+    };
+    let mut events = Vec::new();
+    let mut cursor = Vec::new();
+    for (name, queue) in queues(None)? {
+        let from = cursor_of(name);
+        let found = queue
+            .activity(from.as_deref(), limit)
+            .map_err(unavailable)?;
+        if let Some(last) = found.last().map(|a| a.id.clone()).or(from) {
+            cursor.push(format!("{name}:{last}"));
+        }
+        for activity in found {
+            let mut event = serde_json::from_str::<serde_json::Value>(&activity.record)
+                .unwrap_or_else(|_| serde_json::json!({ "record": activity.record }));
+            event["id"] = activity.id.into();
+            events.push(event);
+        }
+    }
+    events.sort_by(|a, b| a["at"].as_str().cmp(&b["at"].as_str()));
+    Ok(json(
+        200,
+        &serde_json::json!({ "events": events, "cursor": cursor.join(",") }),
+    ))
 }

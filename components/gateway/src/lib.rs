@@ -12,7 +12,7 @@
 //! - `GET /status`: the recently rejected raw events (malformed ones name no
 //!   object); their previews only with the API token when one is set;
 //! - `GET /healthz`;
-//! - `/admin/...`: the stages' queues and dead letters ([`admin`]);
+//! - `/admin/...`: the stages' queues, dead letters and activity ([`admin`]);
 //! - `GET /` and `GET /assets/*`: the gallery page ([`gallery`]).
 //!
 //! Objects live in the store the `store` variable names: the key-value
@@ -39,8 +39,8 @@ use thumbflow_blob::layout::DEFAULT_RECIPE;
 use thumbflow_blob::thumbnail_key;
 use thumbflow_events::{
     check_api_token, check_object_key, check_upload_target, gateway_put_event_in_trace,
-    sniff_image, structured_from_binary, trace_id, upload_content_type, upload_traceparent,
-    StageState, StageStatus, UploadError,
+    sniff_image, structured_from_binary, trace_id, upload_content_type, upload_sequencer,
+    upload_traceparent, StageState, StageStatus, UploadError,
 };
 use thumbflow_glue::store::ObjectStore;
 use thumbflow_glue::{clock, kv, queue, vars};
@@ -83,6 +83,9 @@ fn handle(req: Request) -> Response {
     });
     router.post("/admin/drain", |req: Request, _: Params| {
         respond(admin::drain(&req))
+    });
+    router.get("/admin/activity", |req: Request, _: Params| {
+        respond(admin::get_activity(&req))
     });
     router.get("/", gallery::index);
     router.get("/assets/*", gallery::assets);
@@ -209,10 +212,11 @@ fn put_object(req: &Request, params: &Params) -> Reply {
         &content_type,
         &now,
         Some(&traceparent),
+        Some(&upload_sequencer(clock::unix_nanos())),
     );
     let status = StageStatus {
         state: StageState::Done,
-        at: now,
+        at: now.clone(),
         detail: Some(format!("stored {} bytes as {content_type}", stored.size)),
         retryable: None,
     };
@@ -223,6 +227,8 @@ fn put_object(req: &Request, params: &Params) -> Reply {
             format!("object stored but its event could not be queued (PUT again): {e:#}"),
         )
     })?;
+    let detail = format!("stored {} bytes as {content_type}", stored.size);
+    queue::note_upload(&bucket, &key, &trace, &detail, &now);
     println!(
         "stored {bucket}/{key}: {} bytes as {content_type} trace={trace}",
         stored.size

@@ -13,6 +13,7 @@
 //! - [`runtime`]: the wasmtime engine set-up (pooling allocator, epoch interruption);
 //! - [`limits`]: per-invocation memory limit and deadline;
 //! - [`metrics`]: what the triggers ran, in the Prometheus text format (`/metrics`);
+//! - [`otel`]: traces to an OpenTelemetry collector, with Spin's `OTEL_*` settings;
 //! - [`state`]: the per-store state (WASI context, resource table, limits);
 //! - [`cores`]: loading the stage engines (pre-instantiated once) and calling their exports;
 //! - [`scan`]: `thumbflow scan`, the resumable backfill of an S3 bucket;
@@ -28,6 +29,7 @@ pub mod cores;
 pub mod limits;
 pub mod manifest;
 pub mod metrics;
+pub mod otel;
 pub mod runtime;
 pub mod scan;
 pub mod spin;

@@ -27,7 +27,17 @@ use thumbflow::runtime::CompileCache;
 use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
 
 #[derive(Parser)]
-#[command(name = "thumbflow", version, about = "thumbflow's wasmtime host")]
+#[command(
+    name = "thumbflow",
+    version,
+    about = "thumbflow's wasmtime host, and the CLI of a running pipeline (local or remote)",
+    after_help = "Exit codes (every verb):\n  \
+        0  everything asked for succeeded\n  \
+        1  the pipeline answered with a failure (an upload, a stage or a render failed, an event was refused)\n  \
+        2  usage or connection: bad flags, gateway unreachable, token refused, a server error\n  \
+        3  `status`: no record of that key\n\n\
+        The gateway verbs take --url and --token (env THUMBFLOW_URL, THUMBFLOW_TOKEN) and --json."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -171,6 +181,9 @@ struct RenderArgs {
     /// Deadline of one render, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// Print one JSON document (every file: its thumbnails or its error) instead of text.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -211,6 +224,9 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .with_env_filter(filter)
             .with_current_span(false)
             .init(),
+    }
+    if thumbflow::otel::init_from_env()? {
+        tracing::info!("exporting traces over OTLP (OTEL_EXPORTER_OTLP_* settings, as Spin)");
     }
     let limits = InvocationLimits {
         memory_bytes: args.max_memory_mib << 20,
@@ -263,7 +279,9 @@ fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             let _ = tokio::signal::ctrl_c().await;
             println!("Shutting down");
         };
-        thumbflow::up::run_with(app, listener, triggers, shutdown).await?;
+        let ran = thumbflow::up::run_with(app, listener, triggers, shutdown).await;
+        thumbflow::otel::shutdown();
+        ran?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -292,16 +310,23 @@ fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         memory_budget: u64::try_from(limits.memory_bytes / 4 * 3).unwrap_or(u64::MAX),
     };
     let mut failures = 0usize;
+    let mut report = Vec::with_capacity(args.files.len());
     for file in &args.files {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let mut fail = |error: String| {
+            if !args.json {
+                println!("{}: {error}", file.display());
+            }
+            report.push(serde_json::json!({"file": file, "ok": false, "error": error}));
+            failures += 1;
+        };
         let bytes = match std::fs::read(file) {
             Ok(bytes) => bytes,
             Err(e) => {
-                println!("{}: cannot read: {e}", file.display());
-                failures += 1;
+                fail(format!("cannot read: {e}"));
                 continue;
             }
         };
@@ -309,32 +334,45 @@ fn render(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         match core.render(&bytes, &recipes, &image_limits) {
             Ok(rendered) => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
+                let mut thumbnails = Vec::with_capacity(rendered.len());
                 for r in rendered {
                     let out = output_path(&args.out, &name, &r.recipe, r.format);
                     std::fs::write(&out, &r.bytes)
                         .with_context(|| format!("writing {}", out.display()))?;
-                    println!(
-                        "{}: {} {}x{} {} bytes in {ms:.1} ms -> {}",
-                        file.display(),
-                        r.recipe,
-                        r.width,
-                        r.height,
-                        r.bytes.len(),
-                        out.display()
-                    );
+                    if !args.json {
+                        println!(
+                            "{}: {} {}x{} {} bytes in {ms:.1} ms -> {}",
+                            file.display(),
+                            r.recipe,
+                            r.width,
+                            r.height,
+                            r.bytes.len(),
+                            out.display()
+                        );
+                    }
+                    thumbnails.push(serde_json::json!({
+                        "recipe": r.recipe, "width": r.width, "height": r.height,
+                        "bytes": r.bytes.len(), "path": out,
+                    }));
                 }
+                report.push(serde_json::json!({
+                    "file": file, "ok": true, "ms": ms, "thumbnails": thumbnails,
+                }));
             }
-            Err(e) => {
-                println!("{}: {e}", file.display());
-                failures += 1;
-            }
+            Err(e) => fail(e.to_string()),
         }
     }
-    if failures > 0 {
+    if args.json {
+        let doc = serde_json::json!({"files": report, "failed": failures});
+        println!("{doc:#}");
+    } else if failures > 0 {
         println!("{failures} of {} files failed", args.files.len());
-        return Ok(ExitCode::from(1));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Log how the components were loaded: compiled, or from the compile cache.

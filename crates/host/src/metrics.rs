@@ -12,12 +12,13 @@
 //!
 //! Per stage, from its durable queue in Redis (read at each scrape, so the
 //! figures are the pipeline's, shared by every replica): events processed,
-//! ignored, skipped as duplicate or superseded, retried, dead-lettered,
-//! deferred and replayed (counters), and the backlog, in-flight, retrying
-//! and dead-letter gauges.
+//! ignored, skipped as duplicate or superseded, failed, retried,
+//! dead-lettered, deferred, replayed and reclaimed (counters), each event's
+//! latency from being queued to being settled (a histogram), and the
+//! backlog, in-flight, retrying and dead-letter gauges.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,7 +26,8 @@ use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -89,20 +91,23 @@ pub struct StageQueue {
 }
 
 /// The queue counters exported, in this order.
-const STAGE_OUTCOMES: [&str; 8] = [
+const STAGE_OUTCOMES: [&str; 10] = [
     "processed",
     "ignored",
     "duplicate",
     "superseded",
+    "failed",
     "retried",
     "dead",
     "deferred",
     "replayed",
+    "reclaimed",
 ];
 
 #[derive(Debug, Default)]
 struct QueueMetrics {
     sources: Vec<StageQueue>,
+    latency: Arc<StageLatency>,
     events: Family<StageOutcomeLabels, Counter>,
     backlog: Family<StageLabels, Gauge>,
     in_flight: Family<StageLabels, Gauge>,
@@ -115,6 +120,63 @@ type DurationFamily = Family<ComponentLabels, Histogram, fn() -> Histogram>;
 fn duration_histogram() -> Histogram {
     // 1 ms to about 33 s, doubling: a stage's latency spans that range.
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// Each stage's event latency, from being queued to being settled, as the
+/// stage's queue counts it in Redis for every replica together: a
+/// histogram built from those counts at each scrape (prometheus-client's
+/// own histograms only count what this process observes).
+#[derive(Debug, Default)]
+struct StageLatency {
+    latest: Mutex<Vec<(String, thumbflow_queue::Latency)>>,
+}
+
+impl StageLatency {
+    fn update(&self, stage: &str, latency: thumbflow_queue::Latency) {
+        let Ok(mut latest) = self.latest.lock() else {
+            return;
+        };
+        match latest.iter_mut().find(|(s, _)| s == stage) {
+            Some(entry) => entry.1 = latency,
+            None => latest.push((stage.to_owned(), latency)),
+        }
+    }
+}
+
+impl Collector for StageLatency {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Ok(latest) = self.latest.lock() else {
+            return Ok(());
+        };
+        if latest.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "thumbflow_stage_latency_seconds",
+            "Time from an event being queued for a stage to the stage settling it (waiting, retries and work), every replica together",
+            None,
+            prometheus_client::metrics::MetricType::Histogram,
+        )?;
+        for (stage, latency) in latest.iter() {
+            let buckets: Vec<(f64, u64)> = latency
+                .buckets
+                .iter()
+                .map(|(bound, n)| (bound.map_or(f64::INFINITY, |ms| ms as f64 / 1000.0), *n))
+                .collect();
+            let labels = StageLabels {
+                stage: stage.clone(),
+            };
+            metric
+                .encode_family(&labels)?
+                .encode_histogram::<StageLabels>(
+                    latency.sum_ms as f64 / 1000.0,
+                    latency.count,
+                    &buckets,
+                    None,
+                )?;
+        }
+        Ok(())
+    }
 }
 
 /// The host's metrics; one per app, shared by its triggers.
@@ -149,9 +211,10 @@ impl Metrics {
         };
         registry.register(
             "thumbflow_stage_events",
-            "Events each stage's queue settled or re-drove, by outcome (processed, ignored, duplicate, superseded, retried, dead, deferred, replayed), for every replica together",
+            "Events each stage's queue settled or re-drove, by outcome (processed, ignored, duplicate, superseded, failed: every failed attempt, retried, dead, deferred, replayed, reclaimed), for every replica together",
             queues.events.clone(),
         );
+        registry.register_collector(Box::new(queues.latency.clone()));
         registry.register(
             "thumbflow_stage_backlog",
             "Events in a stage's queue: waiting, in flight or waiting for a retry",
@@ -234,6 +297,7 @@ impl Metrics {
         .await
         .unwrap_or_default();
         for (stage, stats) in read {
+            self.queues.latency.update(&stage, stats.latency());
             let labels = StageLabels {
                 stage: stage.clone(),
             };
@@ -386,6 +450,37 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stage_latency_is_a_cumulative_histogram_in_seconds() {
+        let metrics = Metrics::new();
+        let mut buckets: Vec<(Option<u64>, u64)> = thumbflow_queue::scripts::LATENCY_BOUNDS_MS
+            .iter()
+            .map(|&b| (Some(b), 0))
+            .collect();
+        buckets.push((None, 0));
+        buckets[0].1 = 2; // <= 5 ms
+        buckets[3].1 = 1; // <= 50 ms
+        metrics.queues.latency.update(
+            "thumbnailer",
+            thumbflow_queue::Latency {
+                count: 3,
+                sum_ms: 48,
+                buckets,
+            },
+        );
+        let text = metrics.encode();
+        for line in [
+            "# TYPE thumbflow_stage_latency_seconds histogram",
+            "thumbflow_stage_latency_seconds_bucket{stage=\"thumbnailer\",le=\"0.005\"} 2",
+            "thumbflow_stage_latency_seconds_bucket{stage=\"thumbnailer\",le=\"0.05\"} 3",
+            "thumbflow_stage_latency_seconds_bucket{stage=\"thumbnailer\",le=\"+Inf\"} 3",
+            "thumbflow_stage_latency_seconds_count{stage=\"thumbnailer\"} 3",
+            "thumbflow_stage_latency_seconds_sum{stage=\"thumbnailer\"} 0.048",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
 
     #[test]
     fn metrics_count_outcomes_per_component_in_prometheus_text() {

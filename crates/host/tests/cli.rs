@@ -155,13 +155,34 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
     assert_eq!(corrupt["stage"], "thumbnailer", "{corrupt:#}");
     assert!(!corrupt["reason"].as_str().unwrap().is_empty());
 
-    // 3. watch sees one upload go through the stages, as JSON lines.
+    // 3. watch sees one upload go through the stages, as JSON lines: from
+    // the pipeline's Redis feeds, and through the gateway alone (as it
+    // watches a remote deployment), each stage's outcome.
     let mut watch = tokio::process::Command::new(env!("CARGO_BIN_EXE_thumbflow"))
         .args(["watch", "--redis", &redis.url(), "--count", "3", "--json"])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let mut remote = tokio::process::Command::new(env!("CARGO_BIN_EXE_thumbflow"))
+        .args(["watch", "--url", &url, "--count", "4", "--json"])
+        .env_remove("THUMBFLOW_REDIS_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // It says so on stderr once it knows where the stages are.
+    let mut remote_err = tokio::io::BufReader::new(remote.stderr.take().unwrap());
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncBufReadExt::read_line(&mut remote_err, &mut line),
+    )
+    .await
+    .expect("watch --url started")
+    .unwrap();
+    assert!(line.contains("watching the stages of"), "{line}");
     let mut conn = redis::Client::open(redis.url())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -210,6 +231,39 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
         "{watched}"
     );
     assert_eq!(watch.wait().await.unwrap().code(), Some(0));
+    let watched = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut stdout = remote.stdout.take().unwrap();
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut text)
+            .await
+            .unwrap();
+        text
+    })
+    .await
+    .expect("watch --url printed four events");
+    let mut seen: Vec<(String, String)> = watched
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .inspect(|e| assert_eq!(e["key"], "cli/watched.jpg", "{watched}"))
+        .map(|e| {
+            let field = |name: &str| e[name].as_str().unwrap().to_owned();
+            (field("stage"), field("outcome"))
+        })
+        .collect();
+    seen.sort_by_key(|(stage, _)| {
+        ["gateway", "normalizer", "thumbnailer", "notifier"]
+            .iter()
+            .position(|s| s == stage)
+    });
+    let expected = [
+        ("gateway", "stored"),
+        ("normalizer", "processed"),
+        ("thumbnailer", "processed"),
+        ("notifier", "processed"),
+    ]
+    .map(|(a, b)| (a.to_owned(), b.to_owned()));
+    assert_eq!(seen, expected, "{watched}");
+    assert_eq!(remote.wait().await.unwrap().code(), Some(0));
 
     // 4. send: a raw S3 event for that object, from a file and from stdin.
     let event_file = dir.path().join("event.json");
@@ -316,32 +370,40 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
         let settled = events(&text, "thumbnailer", "processed")
             + events(&text, "thumbnailer", "duplicate")
             + events(&text, "thumbnailer", "dead");
-        if settled >= 57
-            && events(&text, "notifier", "processed") >= events(&text, "thumbnailer", "processed")
-        {
+        if settled >= 57 && events(&text, "notifier", "processed") >= 54 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(events(&text, "normalizer", "processed"), 57, "{text}");
-    // Same bytes uploaded again under the same key are the same unit of
-    // work: rendered once, the repeat settled as a duplicate.
-    assert_eq!(
-        events(&text, "thumbnailer", "processed") + events(&text, "thumbnailer", "duplicate"),
-        55,
-        "{text}"
-    );
+    // Rendered: the 50 photos, the good file of the mixed folder and the
+    // watched upload. Settled as duplicates without rendering: the good
+    // file uploaded again (its thumbnails already current for its bytes),
+    // the first send of an event for the watched object (likewise), and
+    // the second send of that same event (a redelivery).
+    assert_eq!(events(&text, "thumbnailer", "processed"), 52, "{text}");
+    assert_eq!(events(&text, "thumbnailer", "duplicate"), 3, "{text}");
     // The two corrupt files: rejected, so dead-lettered at the first attempt.
     assert_eq!(events(&text, "thumbnailer", "dead"), 2, "{text}");
-    assert_eq!(
-        events(&text, "notifier", "processed"),
-        events(&text, "thumbnailer", "processed"),
-        "one webhook per render: {text}"
-    );
+    // Every upload and every new event ends notified, rendered or not.
+    assert_eq!(events(&text, "notifier", "processed"), 54, "{text}");
     assert!(
         text.contains("thumbflow_stage_dead_letters{stage=\"thumbnailer\"} 2"),
         "{text}"
     );
+    // Every settled event's latency is in the stage's histogram; the two
+    // rejected ones failed once each.
+    let settled = ["processed", "duplicate", "ignored", "superseded"]
+        .iter()
+        .map(|o| events(&text, "thumbnailer", o))
+        .sum::<u64>();
+    assert!(
+        text.contains(&format!(
+            "thumbflow_stage_latency_seconds_count{{stage=\"thumbnailer\"}} {settled}"
+        )),
+        "{text}"
+    );
+    assert_eq!(events(&text, "thumbnailer", "failed"), 2, "{text}");
     assert!(
         text.contains("thumbflow_stage_backlog{stage=\"notifier\"} 0"),
         "{text}"

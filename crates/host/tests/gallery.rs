@@ -294,6 +294,63 @@ async fn gallery_uploads_show_thumbnails_timelines_and_errors_in_chromium() {
     browser.close().await;
 }
 
+/// With `api_token` set, the page's uploads carry the token the user gives
+/// it: without one an upload is refused (401) with the fix on the card;
+/// typed into the token field, the next upload goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gallery_sends_the_api_token_the_user_enters() {
+    if let Err(why) = common::browser::find() {
+        panic!("{why}");
+    }
+    const TOKEN: &str = "gallery-token";
+    let redis = Redis::start();
+    let p = Pipeline::start(&redis, &[("api_token", TOKEN)]).await;
+    let browser = Browser::start(1280, 900).await;
+    browser.client.goto(&p.url("/")).await.unwrap();
+    let fixtures = root().join("tests/fixtures/images");
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("before-token.jpg");
+    std::fs::copy(fixtures.join("rocket.jpg"), &first).unwrap();
+    choose_files(&browser, &[first]).await;
+    wait_cards(&browser, &["before-token.jpg"], "the refusal", |c| {
+        c["state"] == "failed"
+    })
+    .await;
+    let shown = cards(&browser).await;
+    let error = card(&shown, "before-token.jpg")["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains("401") && error.contains("API token"),
+        "{error}"
+    );
+
+    // Typed, not even saved: the upload uses what the field holds.
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(TOKEN)
+        .await
+        .unwrap();
+    let second = dir.path().join("with-token.jpg");
+    std::fs::copy(fixtures.join("upright.jpg"), &second).unwrap();
+    choose_files(&browser, &[second]).await;
+    wait_cards(&browser, &["with-token.jpg"], "a done timeline", |c| {
+        c["state"] == "done" && c["thumb_width"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let status = p.status("with-token.jpg").await.unwrap();
+    assert_eq!(status["stages"]["notifier"]["state"], "done", "{status:#}");
+    assert!(
+        p.status("before-token.jpg").await.is_none(),
+        "the refused upload stored nothing"
+    );
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gallery_files_are_typed_nosniff_and_same_origin_only() {
     let redis = Redis::start();

@@ -1,11 +1,20 @@
-//! `thumbflow watch`: the pipeline's stage events as they happen, read from
-//! Redis (so it works the same with our host and with real Spin, which
-//! share nothing else a client could ask): every payload queued for a stage
-//! is also published on the stage channel's `:feed` channel
-//! ([`thumbflow_queue::Keys::feed`]), which this subscribes to. One line per message: which stage the message ends, the object,
-//! and the event id to look up.
+//! `thumbflow watch`: the pipeline's stage events as they happen.
+//!
+//! By default through the gateway (`--url`, `--token`), so the same command
+//! watches `make up`, real Spin or a remote deployment: it polls the
+//! gateway's `GET /admin/activity`, where every stage notes what it did with
+//! each event (the gateway `stored` an upload; a stage `processed`,
+//! `ignored`, settled a `duplicate` or `superseded` one, is `retrying` it,
+//! `failed` or `dead`-lettered it), and prints each new entry once.
+//!
+//! With `--redis` it reads the pipeline's Redis instead: every payload
+//! queued for a stage is also published on the stage channel's `:feed`
+//! channel ([`thumbflow_queue::Keys::feed`]), which this subscribes to; one
+//! line per message: which stage the message ends, the object, and the
+//! event id to look up.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use futures::StreamExt as _;
 use serde::Serialize;
@@ -13,28 +22,35 @@ use thumbflow_events::{
     normalize, parse_thumbnail_created, CanonicalEvent, NormalizeOptions, Outcome,
 };
 
-use super::{block_on, print_json, usage, EXIT_OK};
+use super::{block_on, print_json, usage, Gateway, GatewayArgs, EXIT_OK};
+
+/// How often the gateway's activity is polled.
+const POLL_EVERY: Duration = Duration::from_millis(250);
 
 /// `thumbflow watch`'s command line.
 #[derive(clap::Args, Debug)]
 pub struct WatchArgs {
-    /// The Redis the pipeline publishes on (the app's `redis_address`).
-    #[arg(
-        long,
-        env = "THUMBFLOW_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
-    )]
-    pub redis: String,
-    /// The raw channel (the app's `raw_channel`).
+    /// The gateway whose activity to watch (`--url`, `--token`).
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    /// Read the pipeline's Redis feed channels instead of the gateway (the
+    /// app's `redis_address`); shows what each stage hands on.
+    #[arg(long, env = "THUMBFLOW_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Through the gateway: print the activity the stages still keep
+    /// (their last ~2000 entries each) before the live events.
+    #[arg(long)]
+    pub history: bool,
+    /// The raw channel (the app's `raw_channel`; `--redis` only).
     #[arg(long, default_value = "thumbflow.raw")]
     pub raw_channel: String,
-    /// The canonical-event channel (the app's `images_channel`).
+    /// The canonical-event channel (the app's `images_channel`; `--redis` only).
     #[arg(long, default_value = "thumbflow.images")]
     pub images_channel: String,
-    /// The thumbnail-created channel (the app's `thumbnails_channel`).
+    /// The thumbnail-created channel (the app's `thumbnails_channel`; `--redis` only).
     #[arg(long, default_value = "thumbflow.thumbnails")]
     pub thumbnails_channel: String,
-    /// Stop after this many messages (default: until Ctrl-C).
+    /// Stop after this many events (default: until Ctrl-C).
     #[arg(long)]
     pub count: Option<u64>,
     /// One JSON object per line instead of text.
@@ -139,12 +155,104 @@ pub fn main(args: &WatchArgs) -> ExitCode {
 }
 
 async fn watch(args: &WatchArgs) -> Result<(), String> {
-    let client = redis::Client::open(args.redis.as_str())
-        .map_err(|e| format!("--redis {:?}: {e}", args.redis))?;
+    match &args.redis {
+        Some(redis) => watch_redis(args, redis).await,
+        None => watch_gateway(args).await,
+    }
+}
+
+/// Poll the gateway's activity and print every new entry once.
+async fn watch_gateway(args: &WatchArgs) -> Result<(), String> {
+    let gateway = Gateway::new(&args.gateway)?;
+    let fetch = |cursor: Option<String>| {
+        let gateway = &gateway;
+        async move {
+            let query = cursor.map_or_else(String::new, |c| {
+                format!(
+                    "?after={}",
+                    super::utf8_percent_encode(&c, super::KEY_IN_PATH)
+                )
+            });
+            gateway
+                .admin(false, &format!("/admin/activity{query}"))
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    // Where the stages are now: what they already did is history.
+    let first = fetch(None).await?;
+    let mut cursor = first["cursor"].as_str().map(str::to_owned);
+    if args.count == Some(0) {
+        return Ok(());
+    }
+    let mut seen = 0u64;
+    // Print one event; whether that was the last one asked for.
+    let mut emit = |event: &serde_json::Value| -> bool {
+        seen += 1;
+        if args.json {
+            print_json(event);
+        } else {
+            println!("{}", activity_line(event));
+        }
+        args.count.is_some_and(|count| seen >= count)
+    };
+    if args.history {
+        for event in first["events"].as_array().into_iter().flatten() {
+            if emit(event) {
+                return Ok(());
+            }
+        }
+    }
+    // On stderr in both modes: stdout stays one JSON object per line.
+    eprintln!(
+        "watching the stages of {} (Ctrl-C to stop)",
+        args.gateway.url
+    );
+    loop {
+        tokio::time::sleep(POLL_EVERY).await;
+        let answer = fetch(cursor.clone()).await?;
+        for event in answer["events"].as_array().into_iter().flatten() {
+            if emit(event) {
+                return Ok(());
+            }
+        }
+        if let Some(next) = answer["cursor"].as_str() {
+            cursor = Some(next.to_owned());
+        }
+    }
+}
+
+/// One activity entry as a line of text: time, stage, outcome, object,
+/// event id, detail.
+pub fn activity_line(event: &serde_json::Value) -> String {
+    let text = |name: &str| event[name].as_str().unwrap_or("");
+    let object = match (event["bucket"].as_str(), event["key"].as_str()) {
+        (Some(bucket), Some(key)) => format!("{bucket}/{key}"),
+        _ => "(no object)".to_owned(),
+    };
+    let mut line = format!(
+        "{} {:<11} {:<10} {object}",
+        text("at"),
+        text("stage"),
+        text("outcome")
+    );
+    if let Some(id) = event["event"].as_str() {
+        line.push_str(&format!(" event={id}"));
+    }
+    if let Some(detail) = event["detail"].as_str() {
+        line.push_str(&format!("  {detail}"));
+    }
+    line
+}
+
+/// Subscribe to the stages' `:feed` channels on `redis` and print each message.
+async fn watch_redis(args: &WatchArgs, redis_url: &str) -> Result<(), String> {
+    let client =
+        redis::Client::open(redis_url).map_err(|e| format!("--redis {redis_url:?}: {e}"))?;
     let mut pubsub = client
         .get_async_pubsub()
         .await
-        .map_err(|e| format!("connecting to {}: {e}", args.redis))?;
+        .map_err(|e| format!("connecting to {redis_url}: {e}"))?;
     let channels: Vec<String> = [
         &args.raw_channel,
         &args.images_channel,
@@ -156,15 +264,13 @@ async fn watch(args: &WatchArgs) -> Result<(), String> {
     pubsub
         .subscribe(&channels)
         .await
-        .map_err(|e| format!("subscribing to {channels:?} on {}: {e}", args.redis))?;
-    if !args.json {
-        eprintln!("watching {channels:?} on {} (Ctrl-C to stop)", args.redis);
-    }
+        .map_err(|e| format!("subscribing to {channels:?} on {redis_url}: {e}"))?;
+    eprintln!("watching {channels:?} on {redis_url} (Ctrl-C to stop)");
     let mut messages = pubsub.on_message();
     let mut seen = 0u64;
     while args.count.is_none_or(|count| seen < count) {
         let Some(message) = messages.next().await else {
-            return Err(format!("{} closed the connection", args.redis));
+            return Err(format!("{redis_url} closed the connection"));
         };
         seen += 1;
         let feed = message.get_channel_name();

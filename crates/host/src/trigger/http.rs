@@ -207,6 +207,7 @@ async fn handle(
     let metrics = app.metrics.clone();
     let task = tokio::spawn(async move {
         let started = std::time::Instant::now();
+        let started_at = std::time::SystemTime::now();
         metrics.running(&id, 1);
         let call = async {
             let proxy = pre.instantiate_async(&mut store).await?;
@@ -221,7 +222,7 @@ async fn handle(
                 "still running after {limit:?} (the deadline, waiting on a host call): stopped"
             )),
         };
-        super::log_output(&id, store.data());
+        super::log_output(&id, store.data(), started_at);
         metrics.running(&id, -1);
         let outcome = if result.is_ok() {
             Outcome::Ok

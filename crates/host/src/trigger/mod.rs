@@ -8,16 +8,24 @@ pub mod redis;
 
 use crate::state::HostState;
 
-/// Log what the guest wrote to stdout/stderr, line by line, under its
-/// component id, with the line's trace id as a field of its own when the
-/// line carries one (thumbflow's stages end their lines with `trace=<id>`).
-pub(crate) fn log_output(component: &str, state: &HostState) {
+/// Log what the guest wrote to stdout/stderr during an invocation that
+/// started at `started`, line by line, under its component id, with the
+/// line's trace and event ids as fields of their own when the line carries
+/// them (thumbflow's stages end their lines with `event=<id> trace=<id>`),
+/// and each traced line as a span of its trace when export is on
+/// ([`crate::otel`]).
+pub(crate) fn log_output(component: &str, state: &HostState, started: std::time::SystemTime) {
     let (out, err) = state.output();
+    let ended = std::time::SystemTime::now();
     for line in String::from_utf8_lossy(&out).lines() {
-        tracing::info!(target: "guest", component, trace_id = trace_of(line), "{line}");
+        let (trace_id, event_id) = (trace_of(line), crate::otel::event_of(line));
+        tracing::info!(target: "guest", component, trace_id, event_id, "{line}");
+        crate::otel::stage_line(component, line, trace_id, false, started, ended);
     }
     for line in String::from_utf8_lossy(&err).lines() {
-        tracing::warn!(target: "guest", component, trace_id = trace_of(line), "{line}");
+        let (trace_id, event_id) = (trace_of(line), crate::otel::event_of(line));
+        tracing::warn!(target: "guest", component, trace_id, event_id, "{line}");
+        crate::otel::stage_line(component, line, trace_id, true, started, ended);
     }
 }
 

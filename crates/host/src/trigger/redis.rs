@@ -348,6 +348,7 @@ async fn dispatch_in(
     let event = event_id(payload);
     let id = component.id.as_str();
     let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
     app.metrics.running(id, 1);
     let mut store = app.store(component);
     let limit = app.runtime.limits().deadline + DEADLINE_GRACE;
@@ -367,7 +368,7 @@ async fn dispatch_in(
             "still running after {limit:?} (the deadline, waiting on a host call): stopped"
         )),
     };
-    super::log_output(id, store.data());
+    super::log_output(id, store.data(), started_at);
     app.metrics.running(id, -1);
     let outcome = match &result {
         Ok(Ok(())) => Outcome::Ok,
