@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
-use thumbflow_events::{StageState, StageStatus};
 pub use thumbflow_queue::{Begin, Delivery, Settle, UnitOfWork, DOORBELL};
 use thumbflow_queue::{Claim, Failed, Queue, QueueConfig, QueueError, Redis, Value};
 
-use crate::{clock, kv, vars};
+use crate::{stages, vars};
 
 /// Most entries one invocation handles before handing over to the next.
 pub const MAX_PER_CALL: usize = 64;
@@ -218,32 +217,26 @@ impl Stage {
                 let where_ = object
                     .as_ref()
                     .map_or_else(|| "(no object)".to_owned(), |(b, k)| format!("{b}/{k}"));
-                let (state, detail) = match &failed {
+                let detail = match &failed {
                     Failed::Retry { delay, attempts } => {
                         let detail = format!(
                             "{message} (attempt {attempts}; retrying in {} ms)",
                             delay.as_millis()
                         );
                         eprintln!("{} {where_} failed: {detail}", self.name);
-                        (StageState::Failed, detail)
+                        detail
                     }
                     Failed::Dead { id, attempts } => {
                         let detail = format!(
                             "{message} (dead-lettered as {id} after {attempts} attempt(s))"
                         );
                         eprintln!("{} {where_} dead-lettered: {detail}", self.name);
-                        (StageState::Failed, detail)
+                        detail
                     }
                 };
                 if let Some((bucket, key)) = object {
-                    let status = StageStatus {
-                        state,
-                        at: clock::now_rfc3339(),
-                        detail: Some(detail),
-                        retryable: Some(matches!(failed, Failed::Retry { .. })),
-                    };
-                    let store = kv::SpinKv::open()?;
-                    kv::record_stage(&store, &bucket, &key, self.name, status, |_| {})?;
+                    let retryable = matches!(failed, Failed::Retry { .. });
+                    stages::record_failure(self.name, &bucket, &key, detail, retryable)?;
                 }
                 Ok(())
             }

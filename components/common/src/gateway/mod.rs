@@ -1,4 +1,11 @@
-//! HTTP gateway: uploads, raw events, objects and status.
+//! The HTTP gateway: uploads, raw events, objects and status.
+//!
+//! One implementation for two components: the pipeline's `gateway` hands
+//! each raw event to the normalizer's durable queue ([`Queued`]); the
+//! HTTP-only app's `gateway-inline` runs the three stages on it inside the
+//! request ([`Inline`], [`crate::stages::inline`]). The component picks one
+//! with the type parameter of [`handle`], so a gateway built with
+//! [`Queued`] imports no engine and one built with [`Inline`] no Redis.
 //!
 //! Routes (mounted at `/...`):
 //! - `PUT /objects/{key}[?bucket=b]`: store an image, queue an S3-style
@@ -12,7 +19,8 @@
 //! - `GET /status`: the recently rejected raw events (malformed ones name no
 //!   object); their previews only with the API token when one is set;
 //! - `GET /healthz`;
-//! - `/admin/...`: the stages' queues and dead letters ([`admin`]);
+//! - `/admin/...`: the stages' queues and dead letters ([`admin`]; only
+//!   with queues: 404 in the HTTP-only app);
 //! - `GET /` and `GET /assets/*`: the gallery page ([`gallery`]).
 //!
 //! Objects live in the store the `store` variable names: the key-value
@@ -27,14 +35,10 @@
 //! Write routes require `Authorization: Bearer <api_token>` when `api_token`
 //! is set; `POST /events` also takes it as `?token=<api_token>`, since
 //! storage webhooks cannot send headers. Tokens are never logged.
-// spin-sdk's generated export needs `unsafe`; the code written here does not.
-#![allow(unsafe_code)]
-
+mod admin;
 mod gallery;
 
-use anyhow::Context as _;
 use spin_sdk::http::{Params, Request, Response, Router};
-use spin_sdk::http_component;
 use thumbflow_blob::layout::DEFAULT_RECIPE;
 use thumbflow_blob::thumbnail_key;
 use thumbflow_events::{
@@ -42,29 +46,89 @@ use thumbflow_events::{
     sniff_image, structured_from_binary, trace_id, upload_content_type, upload_traceparent,
     StageState, StageStatus, UploadError,
 };
-use thumbflow_glue::store::ObjectStore;
-use thumbflow_glue::{clock, kv, queue, vars};
 use thumbflow_s3::{PutOptions, S3Error};
 
-mod admin;
+use crate::stages::inline;
+use crate::store::ObjectStore;
+use crate::{clock, kv, queue, vars};
 
 /// Stage name used in status records.
 const STAGE: &str = "gateway";
 
-#[http_component]
-fn handle(req: Request) -> Response {
+/// Where the gateway hands the raw events it makes (uploads) and receives
+/// (`POST /events`).
+pub trait Forward {
+    /// Whether the stages have queues (the `/admin/...` routes).
+    const QUEUES: bool;
+
+    /// Hand on one raw event; what to tell the client about it.
+    fn forward(raw: &[u8]) -> Result<Forwarded, HttpError>;
+}
+
+/// What became of a raw event the gateway handed on.
+pub enum Forwarded {
+    /// Durable in the normalizer's queue on this channel.
+    Queued(String),
+    /// Every stage ran; what became of each object it named.
+    Ran(Vec<inline::Ran>),
+}
+
+/// The pipeline's gateway: raw events go to the normalizer's durable queue
+/// (`raw_channel`), and the stages run behind their Redis triggers.
+pub struct Queued;
+
+impl Forward for Queued {
+    const QUEUES: bool = true;
+
+    fn forward(raw: &[u8]) -> Result<Forwarded, HttpError> {
+        queue::enqueue("raw_channel", raw)
+            .map(Forwarded::Queued)
+            .map_err(|e| HttpError(503, format!("{e:#}")))
+    }
+}
+
+/// The HTTP-only app's gateway: the three stages run on the raw event
+/// inside the request, so it returns with the thumbnails stored.
+pub struct Inline;
+
+impl Forward for Inline {
+    const QUEUES: bool = false;
+
+    fn forward(raw: &[u8]) -> Result<Forwarded, HttpError> {
+        inline::run(raw).map(Forwarded::Ran).map_err(|f| {
+            let code = if f.retryable { 503 } else { 400 };
+            HttpError(code, f.message)
+        })
+    }
+}
+
+impl Forwarded {
+    /// The fields a response adds for it.
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::Queued(channel) => serde_json::json!({ "channel": channel }),
+            Self::Ran(objects) => serde_json::json!({
+                "pipeline": "inline",
+                "objects": objects.iter().map(inline::Ran::to_json).collect::<Vec<_>>(),
+            }),
+        }
+    }
+}
+
+/// Answer one request, handing raw events on as `F` does.
+pub fn handle<F: Forward>(req: Request) -> Response {
     let mut router = Router::new();
     router.get("/healthz", |_: Request, _: Params| {
         json(200, &serde_json::json!({"status": "ok"}))
     });
     router.put("/objects/*", |req: Request, p: Params| {
-        respond(put_object(&req, &p))
+        respond(put_object::<F>(&req, &p))
     });
     router.get("/objects/*", |req: Request, p: Params| {
         respond(get_object(&req, &p))
     });
     router.post("/events", |req: Request, _: Params| {
-        respond(post_event(&req))
+        respond(post_event::<F>(&req))
     });
     router.get("/status/*", |req: Request, p: Params| {
         respond(get_status(&req, &p))
@@ -72,18 +136,27 @@ fn handle(req: Request) -> Response {
     router.get("/status", |req: Request, _: Params| {
         respond(get_rejects(&req))
     });
-    router.get("/admin/queues", |req: Request, _: Params| {
-        respond(admin::get_queues(&req))
-    });
-    router.get("/admin/dlq", |req: Request, p: Params| {
-        respond(admin::get_dead_letters(&req, &p))
-    });
-    router.post("/admin/dlq/replay", |req: Request, p: Params| {
-        respond(admin::replay(&req, &p))
-    });
-    router.post("/admin/drain", |req: Request, _: Params| {
-        respond(admin::drain(&req))
-    });
+    if F::QUEUES {
+        router.get("/admin/queues", |req: Request, _: Params| {
+            respond(admin::get_queues(&req))
+        });
+        router.get("/admin/dlq", |req: Request, p: Params| {
+            respond(admin::get_dead_letters(&req, &p))
+        });
+        router.post("/admin/dlq/replay", |req: Request, p: Params| {
+            respond(admin::replay(&req, &p))
+        });
+        router.post("/admin/drain", |req: Request, _: Params| {
+            respond(admin::drain(&req))
+        });
+    } else {
+        router.any("/admin/*", |_: Request, _: Params| {
+            error(
+                404,
+                "no queues here: the HTTP-only app runs every stage inside the request",
+            )
+        });
+    }
     router.get("/", gallery::index);
     router.get("/assets/*", gallery::assets);
     router.any("/*", |_: Request, _: Params| error(404, "no such route"));
@@ -91,7 +164,7 @@ fn handle(req: Request) -> Response {
 }
 
 /// An HTTP error with its status code, as opposed to an internal failure.
-struct HttpError(u16, String);
+pub struct HttpError(u16, String);
 
 type Reply = Result<Response, HttpError>;
 
@@ -168,7 +241,7 @@ fn location(req: &Request, params: &Params) -> Result<(String, String), HttpErro
     Ok((bucket, key))
 }
 
-fn put_object(req: &Request, params: &Params) -> Reply {
+fn put_object<F: Forward>(req: &Request, params: &Params) -> Reply {
     authorize(req, false)?;
     let (bucket, key) = location(req, params)?;
     let prefix = vars::get("thumbnail_prefix")?;
@@ -217,24 +290,22 @@ fn put_object(req: &Request, params: &Params) -> Reply {
         retryable: None,
     };
     kv::record_stage(&kv::SpinKv::open()?, &bucket, &key, STAGE, status, |_| {})?;
-    queue::enqueue("raw_channel", event.as_bytes()).map_err(|e| {
-        HttpError(
-            503,
-            format!("object stored but its event could not be queued (PUT again): {e:#}"),
-        )
-    })?;
     println!(
         "stored {bucket}/{key}: {} bytes as {content_type} trace={trace}",
         stored.size
     );
+    let forwarded = F::forward(event.as_bytes()).map_err(|HttpError(code, e)| {
+        HttpError(
+            code,
+            format!("object stored but its event could not be handed on (PUT again): {e}"),
+        )
+    })?;
     let encoded = encode_key(&key);
     let query = format!(
         "?bucket={}",
         form_urlencoded::byte_serialize(bucket.as_bytes()).collect::<String>()
     );
-    Ok(json(
-        201,
-        &serde_json::json!({
+    let mut body = serde_json::json!({
             "bucket": bucket,
             "key": key,
             "size": stored.size,
@@ -249,8 +320,14 @@ fn put_object(req: &Request, params: &Params) -> Reply {
                 "/objects/{}{query}",
                 encode_key(&thumbnail_key(&prefix, DEFAULT_RECIPE, &key, "jpg"))
             ),
-        }),
-    ))
+    });
+    if let (Forwarded::Ran(_), Some(fields)) = (&forwarded, body.as_object_mut()) {
+        // Inline, the stages are done: say how each ended.
+        if let serde_json::Value::Object(ran) = forwarded.to_json() {
+            fields.extend(ran);
+        }
+    }
+    Ok(json(201, &body))
 }
 
 fn get_object(req: &Request, params: &Params) -> Reply {
@@ -275,7 +352,7 @@ fn get_object(req: &Request, params: &Params) -> Reply {
         .build())
 }
 
-fn post_event(req: &Request) -> Reply {
+fn post_event<F: Forward>(req: &Request) -> Reply {
     // Storage webhooks (e.g. Ceph RGW's push endpoint) cannot send headers.
     authorize(req, true)?;
     let max: usize = vars::parse("max_event_bytes")?;
@@ -301,13 +378,19 @@ fn post_event(req: &Request) -> Reply {
         }
         body.to_vec()
     };
-    let channel = queue::enqueue("raw_channel", &payload)
-        .context("queueing raw event")
-        .map_err(|e| HttpError(503, format!("{e:#}")))?;
-    Ok(json(
-        202,
-        &serde_json::json!({ "accepted": true, "channel": channel, "bytes": payload.len() }),
-    ))
+    let forwarded = F::forward(&payload)?;
+    let mut body = serde_json::json!({ "accepted": true, "bytes": payload.len() });
+    if let (Some(fields), serde_json::Value::Object(more)) =
+        (body.as_object_mut(), forwarded.to_json())
+    {
+        fields.extend(more);
+    }
+    // Queued: accepted for later (202); inline: done (200).
+    let code = match forwarded {
+        Forwarded::Queued(_) => 202,
+        Forwarded::Ran(_) => 200,
+    };
+    Ok(json(code, &body))
 }
 
 fn get_status(req: &Request, params: &Params) -> Reply {
