@@ -5,10 +5,13 @@ SHELL := /bin/bash
 WASM_TARGET := wasm32-wasip2
 WASM_DIR    := target/$(WASM_TARGET)/release
 CORES       := normalizer_core thumbnailer_core thumbnailer_core_simple notifier_core
-GLUES       := gateway gateway_inline normalizer thumbnailer notifier render_http_glue
+GLUES       := gateway gateway_inline_glue normalizer thumbnailer notifier render_http_glue
 PACKAGES    := normalizer-core thumbnailer-core thumbnailer-core-simple notifier-core gateway gateway-inline normalizer thumbnailer notifier render-http
-# Composed at build time (docs/hosts.md): render-http's glue with the thumbnail engine plugged in.
-COMPOSED    := render_http
+# Composed at build time with wac (docs/hosts.md): render-http's glue with the thumbnail engine
+# plugged in, and the HTTP-only gateway's glue with all three engines.
+COMPOSED    := render_http gateway_inline
+COMPOSE_RENDER_HTTP     = $(WAC) plug --plug $(WASM_DIR)/thumbnailer_core.wasm $(WASM_DIR)/render_http_glue.wasm -o $(WASM_DIR)/render_http.wasm
+COMPOSE_GATEWAY_INLINE  = $(WAC) plug $(foreach c,normalizer_core thumbnailer_core notifier_core,--plug $(WASM_DIR)/$(c).wasm) $(WASM_DIR)/gateway_inline_glue.wasm -o $(WASM_DIR)/gateway_inline.wasm
 
 # Tools installed by this Makefile live inside the clone.
 TOOLS_DIR          := $(CURDIR)/.tools
@@ -30,7 +33,7 @@ FUZZ_MAX_LEN_normalize   := 16384
 FUZZ_MAX_LEN_probe       := 16384
 FUZZ_MAX_LEN_jpeg_decode := 32768
 
-.PHONY: help wasm-target host build render-http jco check-components test test-native lint up bench bench-pipeline fmt fuzz
+.PHONY: help wasm-target host build render-http gateway-inline jco check-components test test-native lint up bench bench-pipeline fmt fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,13 +61,18 @@ wasm-target:
 
 build: wasm-target $(if $(filter $(TOOLS_DIR)/%,$(WAC)),$(TOOLS_DIR)/bin/wac) ## Build every component (and the alternative engine of docs/swap-a-component.md) into target/wasm32-wasip2/release (where spin.toml expects them), and compose render_http.wasm
 	cargo build --target $(WASM_TARGET) --release $(addprefix -p ,$(PACKAGES))
-	$(WAC) plug --plug $(WASM_DIR)/thumbnailer_core.wasm $(WASM_DIR)/render_http_glue.wasm -o $(WASM_DIR)/render_http.wasm
+	$(COMPOSE_RENDER_HTTP)
+	$(COMPOSE_GATEWAY_INLINE)
 	@for c in $(CORES) $(GLUES) $(COMPOSED); do test -f $(WASM_DIR)/$$c.wasm || { echo "missing $(WASM_DIR)/$$c.wasm"; exit 1; }; done
 	@ls -l $(addprefix $(WASM_DIR)/,$(addsuffix .wasm,$(CORES) $(GLUES) $(COMPOSED)))
 
 render-http: wasm-target $(if $(filter $(TOOLS_DIR)/%,$(WAC)),$(TOOLS_DIR)/bin/wac) ## Build render_http.wasm alone: the glue with thumbnailer_core.wasm plugged in
 	cargo build --target $(WASM_TARGET) --release -p render-http -p thumbnailer-core
-	$(WAC) plug --plug $(WASM_DIR)/thumbnailer_core.wasm $(WASM_DIR)/render_http_glue.wasm -o $(WASM_DIR)/render_http.wasm
+	$(COMPOSE_RENDER_HTTP)
+
+gateway-inline: wasm-target $(if $(filter $(TOOLS_DIR)/%,$(WAC)),$(TOOLS_DIR)/bin/wac) ## Build gateway_inline.wasm alone (the HTTP-only app's gateway): the glue with the three engines plugged in
+	cargo build --target $(WASM_TARGET) --release -p gateway-inline -p normalizer-core -p thumbnailer-core -p notifier-core
+	$(COMPOSE_GATEWAY_INLINE)
 
 check-components: build $(if $(filter $(TOOLS_DIR)/%,$(WASM_TOOLS)),$(TOOLS_DIR)/bin/wasm-tools) ## Prove cores import only WASI and glues export their Spin trigger interface
 	WASM_TOOLS=$(WASM_TOOLS) tests/check-components.sh $(WASM_DIR)

@@ -2,8 +2,10 @@
 //! routes as the pipeline's gateway (`thumbflow_glue::gateway`), but each
 //! raw event runs through the normalizer, thumbnailer and notifier stages
 //! inside the request, so it needs no Redis and no Redis trigger: an upload
-//! returns with its thumbnails stored. Its engines are component
-//! dependencies, as the Redis stages' are.
+//! returns with its thumbnails stored. `make build` plugs the three engines
+//! into it with `wac` (gateway_inline.wasm): real Spin 4.0.2 composes only
+//! one dependency per WIT package into a component, and all three ports are
+//! `thumbflow:pipeline`.
 // spin-sdk's generated export needs `unsafe`; the code written here does not.
 #![allow(unsafe_code)]
 
