@@ -55,6 +55,32 @@ impl RealSpin {
         redis: &Redis,
         variables: &[(&str, &str)],
     ) -> Self {
+        let mut vars = vec![("redis_address", redis.url())];
+        vars.extend(variables.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let channels = ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
+            .map(str::to_owned)
+            .to_vec();
+        let spin = Self::spawn(bin, manifest, &vars, channels).await;
+        spin.endpoint.wait_subscribed(redis).await;
+        spin
+    }
+
+    /// Run an app with HTTP triggers only (`deploy/http-only/spin.toml`),
+    /// with no Redis, and wait until its routes answer.
+    pub async fn start_http(bin: &Path, manifest: &Path, variables: &[(&str, &str)]) -> Self {
+        let vars: Vec<(&str, String)> = variables
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect();
+        Self::spawn(bin, manifest, &vars, Vec::new()).await
+    }
+
+    async fn spawn(
+        bin: &Path,
+        manifest: &Path,
+        variables: &[(&str, String)],
+        channels: Vec<String>,
+    ) -> Self {
         let state = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cmd = Command::new(bin);
@@ -64,9 +90,7 @@ impl RealSpin {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--state-dir")
-            .arg(state.path())
-            .arg("--variable")
-            .arg(format!("redis_address={}", redis.url()));
+            .arg(state.path());
         for (name, value) in variables {
             cmd.arg("--variable").arg(format!("{name}={value}"));
         }
@@ -79,9 +103,6 @@ impl RealSpin {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        let channels = ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
-            .map(str::to_owned)
-            .to_vec();
         let mut spin = Self {
             child,
             endpoint: Endpoint {
@@ -93,7 +114,6 @@ impl RealSpin {
             state,
         };
         spin.wait_serving().await;
-        spin.endpoint.wait_subscribed(redis).await;
         spin
     }
 
