@@ -49,7 +49,11 @@ pub fn normalize(raw: &[u8]) -> Result<Vec<Vec<u8>>, Failure> {
                     event.id,
                     trace.as_deref().unwrap_or("-")
                 );
-                let done = status(StageState::Done, format!("accepted as event {}", event.id), None);
+                let done = status(
+                    StageState::Done,
+                    format!("accepted as event {}", event.id),
+                    None,
+                );
                 kv::record_stage(&store, bucket, key, STAGE, done, |record| {
                     record.trace_id = trace;
                 })?;
