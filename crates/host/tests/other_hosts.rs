@@ -10,6 +10,7 @@
 //!   Node calls directly (`tests/node/render.mjs`): the corpus photo (or the
 //!   committed fixture, as the output says) renders upright, byte for byte
 //!   what the same engine renders in thumbflow's wasmtime host.
+//!
 //! Without Node and npm on the machine the tests say they skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
