@@ -59,7 +59,7 @@ $(TOOLS_DIR)/bin/cargo-fuzz:
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
-build: wasm-target $(if $(filter $(TOOLS_DIR)/%,$(WAC)),$(TOOLS_DIR)/bin/wac) ## Build every component (and the alternative engine of docs/swap-a-component.md) into target/wasm32-wasip2/release (where spin.toml expects them), and compose render_http.wasm
+build: wasm-target $(if $(filter $(TOOLS_DIR)/%,$(WAC)),$(TOOLS_DIR)/bin/wac) ## Build every component (and the alternative engine of docs/swap-a-component.md) into target/wasm32-wasip2/release (where spin.toml expects them), and compose render_http.wasm and gateway_inline.wasm with wac
 	cargo build --target $(WASM_TARGET) --release $(addprefix -p ,$(PACKAGES))
 	$(COMPOSE_RENDER_HTTP)
 	$(COMPOSE_GATEWAY_INLINE)
