@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
-use thumbflow_events::{StageState, StageStatus};
+use thumbflow_events::StageState;
 pub use thumbflow_queue::{Begin, Delivery, Settle, UnitOfWork, DOORBELL};
 use thumbflow_queue::{Claim, Failed, Queue, QueueConfig, QueueError, Redis, Value};
 
-use crate::{clock, kv, vars};
+use crate::{clock, stages, vars};
 
 /// Most entries one invocation handles before handing over to the next.
 pub const MAX_PER_CALL: usize = 64;
@@ -287,14 +287,8 @@ impl Stage {
                 });
                 self.note(outcome, about, Some(&detail));
                 if let Some((bucket, key)) = object {
-                    let status = StageStatus {
-                        state,
-                        at: clock::now_rfc3339(),
-                        detail: Some(detail),
-                        retryable: Some(matches!(failed, Failed::Retry { .. })),
-                    };
-                    let store = kv::SpinKv::open()?;
-                    kv::record_stage(&store, &bucket, &key, self.name, status, |_| {})?;
+                    let retryable = matches!(failed, Failed::Retry { .. });
+                    stages::record_failure(self.name, &bucket, &key, state, detail, retryable)?;
                 }
                 Ok(())
             }

@@ -16,6 +16,24 @@ async fn upload_real_photo_produces_upright_thumbnail_and_status() {
     scenarios::upload_real_photo_produces_upright_thumbnail_and_status(&p).await;
 }
 
+/// spin.toml routes `/render` to render_http.wasm beside the gateway's
+/// `/...`: the exact route wins, and the gateway still serves the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn render_route_beside_the_gateway_answers_thumbnails_and_typed_errors() {
+    let redis = Redis::start();
+    let p = Pipeline::start(&redis, &[]).await;
+    scenarios::render_answers_upright_thumbnails_and_typed_errors(&p).await;
+    let health = p.http.get(p.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "the gateway keeps /...");
+    let other = p.http.post(p.url("/render/x")).send().await.unwrap();
+    assert_eq!(
+        other.status(),
+        404,
+        "/render/x is the gateway's: no such route"
+    );
+    assert!(other.text().await.unwrap().contains("no such route"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reupload_of_earlier_bytes_gets_its_own_thumbnail() {
     let redis = Redis::start();

@@ -3,8 +3,10 @@
 //! `redis-server`, passes the same user-facing scenarios as our host
 //! (`tests/pipeline.rs`): real photos uploaded through the gateway come back
 //! upright, raw storage events find their objects, bad inputs get clear
-//! errors, and a signed webhook arrives. Without a Spin binary the test says
-//! it skipped. Spin is started once for the whole file (it compiles seven
+//! errors, a signed webhook arrives, and `POST /render` (render_http.wasm on
+//! its exact route beside the gateway's `/...`) answers upright thumbnails
+//! and typed errors. Without a Spin binary the test says
+//! it skipped. Spin is started once for the whole file (it compiles eight
 //! components at start-up).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code may panic
 
@@ -44,6 +46,7 @@ async fn real_spin_runs_the_manifest_unchanged_with_the_same_results() {
         .await;
     scenarios::upload_real_photo_produces_upright_thumbnail_and_status(&spin).await;
     scenarios::reupload_of_earlier_bytes_gets_its_own_thumbnail(&spin).await;
+    scenarios::render_answers_upright_thumbnails_and_typed_errors(&spin).await;
     scenarios::photo_set_comes_out_upright(&spin).await;
     scenarios::posted_events_find_objects_already_in_storage(&spin).await;
     scenarios::bad_inputs_leave_clear_errors_and_the_pipeline_goes_on(&spin).await;

@@ -79,10 +79,16 @@ fn manifest_real_spin_toml_parses() {
 
     assert_eq!(
         m.http_triggers,
-        [HttpTrigger {
-            route: "/...".to_owned(),
-            component: "gateway".to_owned()
-        }]
+        [
+            HttpTrigger {
+                route: "/...".to_owned(),
+                component: "gateway".to_owned()
+            },
+            HttpTrigger {
+                route: "/render".to_owned(),
+                component: "render-http".to_owned()
+            }
+        ]
     );
     let redis: Vec<(&str, &str)> = m
         .redis_triggers
@@ -100,7 +106,20 @@ fn manifest_real_spin_toml_parses() {
     assert!(m.redis_triggers.iter().all(|t| t.address.is_none()));
 
     let ids: Vec<&str> = m.components.keys().map(String::as_str).collect();
-    assert_eq!(ids, ["gateway", "normalizer", "notifier", "thumbnailer"]);
+    assert_eq!(
+        ids,
+        [
+            "gateway",
+            "normalizer",
+            "notifier",
+            "render-http",
+            "thumbnailer"
+        ]
+    );
+    // render-http is composed at build time and uses nothing from the host.
+    let render = &m.components["render-http"];
+    assert!(render.dependencies.is_empty() && render.variables.is_empty());
+    assert!(render.key_value_stores.is_empty() && render.allowed_outbound_hosts.is_empty());
     let root = Path::new(SPIN_TOML).parent().unwrap();
     assert!(m.base_dir.is_absolute());
     assert_eq!(
@@ -635,8 +654,41 @@ fn manifest_real_spin_toml_loads_with_every_default() {
     let vars = Variables::resolve(&m, &[], &|_| None).unwrap();
     for component in m.components.values() {
         let hosts = vars.allowed_hosts(component).unwrap();
-        assert!(!hosts.is_empty(), "{}", component.id);
+        // render-http reaches nothing; every other component is granted its hosts.
+        assert_eq!(
+            hosts.is_empty(),
+            component.id == "render-http",
+            "{}",
+            component.id
+        );
     }
+}
+
+/// deploy/http-only/spin.toml: HTTP triggers only, no Redis address, the
+/// gateway already composed with all three engines (no dependencies: Spin
+/// composes one per WIT package), paths relative to its folder.
+#[test]
+fn manifest_http_only_app_loads_without_redis() {
+    let path = Path::new(SPIN_TOML).with_file_name("deploy/http-only/spin.toml");
+    let m = Manifest::from_file(&path).unwrap();
+    assert_eq!(m.redis_address, None);
+    assert!(m.redis_triggers.is_empty());
+    let routes: Vec<(&str, &str)> = m
+        .http_triggers
+        .iter()
+        .map(|t| (t.route.as_str(), t.component.as_str()))
+        .collect();
+    assert_eq!(routes, [("/...", "gateway"), ("/render", "render-http")]);
+    let gateway = &m.components["gateway"];
+    assert!(gateway.dependencies.is_empty());
+    assert_eq!(
+        gateway.source,
+        m.base_dir
+            .join("../../target/wasm32-wasip2/release/gateway_inline.wasm")
+    );
+    let vars = Variables::resolve(&m, &[], &|_| None).unwrap();
+    let hosts = vars.allowed_hosts(gateway).unwrap();
+    assert!(!hosts.is_empty());
 }
 
 #[test]

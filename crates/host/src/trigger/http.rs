@@ -118,8 +118,14 @@ struct Gate {
 /// The component whose route matches `path`: exact routes first, then the
 /// longest `/prefix/...` wildcard, as Spin does.
 pub fn route<'a>(app: &'a App, path: &str) -> Option<&'a str> {
+    route_in(&app.http_routes, path)
+}
+
+/// [`route`] over a list of routes: an exact route (`/render`) wins over
+/// any wildcard (`/...`), whatever their order in the manifest.
+fn route_in<'a>(routes: &'a [crate::app::HttpRoute], path: &str) -> Option<&'a str> {
     let mut best: Option<(&str, usize)> = None;
-    for r in &app.http_routes {
+    for r in routes {
         if let Some(prefix) = r.route.strip_suffix("/...") {
             let matches =
                 path == prefix || path.starts_with(&format!("{prefix}/")) || prefix.is_empty();
@@ -244,5 +250,45 @@ async fn handle(
             let _ = task.await;
             Ok(plain(500, "component trapped before responding"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_in;
+    use crate::app::HttpRoute;
+
+    fn routes(list: &[(&str, &str)]) -> Vec<HttpRoute> {
+        list.iter()
+            .map(|(route, component)| HttpRoute {
+                route: (*route).to_owned(),
+                component: (*component).to_owned(),
+            })
+            .collect()
+    }
+
+    /// spin.toml routes `/render` beside the gateway's `/...`: the exact
+    /// route wins in either order, everything else goes to the wildcard.
+    #[test]
+    fn route_prefers_the_exact_route_over_the_wildcard() {
+        for table in [
+            routes(&[("/...", "gateway"), ("/render", "render-http")]),
+            routes(&[("/render", "render-http"), ("/...", "gateway")]),
+        ] {
+            assert_eq!(route_in(&table, "/render"), Some("render-http"));
+            assert_eq!(route_in(&table, "/render/x"), Some("gateway"));
+            assert_eq!(route_in(&table, "/renderer"), Some("gateway"));
+            assert_eq!(route_in(&table, "/objects/a.jpg"), Some("gateway"));
+            assert_eq!(route_in(&table, "/"), Some("gateway"));
+        }
+    }
+
+    #[test]
+    fn route_takes_the_longest_wildcard() {
+        let table = routes(&[("/...", "all"), ("/api/...", "api")]);
+        assert_eq!(route_in(&table, "/api/x"), Some("api"));
+        assert_eq!(route_in(&table, "/api"), Some("api"));
+        assert_eq!(route_in(&table, "/apix"), Some("all"));
+        assert_eq!(route_in(&routes(&[("/api/...", "api")]), "/x"), None);
     }
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers may panic
 
 pub mod browser;
+pub mod jco;
 pub mod s3;
 pub mod scenarios;
 pub mod spin;
@@ -192,6 +193,36 @@ impl Pipeline {
         state_dir: Option<&Path>,
         limits: TriggerLimits,
     ) -> anyhow::Result<Self> {
+        let mut vars = vec![("redis_address".to_owned(), redis.url())];
+        vars.extend(
+            variables
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let pipeline = Self::start_app(manifest, vars, components, state_dir, limits).await?;
+        pipeline.endpoint.wait_subscribed(redis).await;
+        Ok(pipeline)
+    }
+
+    /// Start an app with no Redis at all (`deploy/http-only/spin.toml`).
+    pub async fn start_without_redis(
+        manifest: &Path,
+        variables: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let vars = variables
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::start_app(manifest, vars, &[], None, TriggerLimits::default()).await
+    }
+
+    async fn start_app(
+        manifest: &Path,
+        vars: Vec<(String, String)>,
+        components: &[&str],
+        state_dir: Option<&Path>,
+        limits: TriggerLimits,
+    ) -> anyhow::Result<Self> {
         let owned = match state_dir {
             Some(_) => None,
             None => Some(tempfile::tempdir()?),
@@ -200,12 +231,6 @@ impl Pipeline {
             .map(Path::to_owned)
             .or_else(|| owned.as_ref().map(|t| t.path().to_owned()))
             .unwrap();
-        let mut vars = vec![("redis_address".to_owned(), redis.url())];
-        vars.extend(
-            variables
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
         let options = AppOptions {
             components: components.iter().map(|c| (*c).to_owned()).collect(),
             manifest: manifest.to_owned(),
@@ -233,15 +258,13 @@ impl Pipeline {
             kv_path: app.kv_path.clone(),
             channels: app.redis.iter().map(|s| s.channel.clone()).collect(),
         };
-        let pipeline = Self {
+        Ok(Self {
             app,
             endpoint,
             shutdown: Some(tx),
             task: Some(task),
             _state: owned,
-        };
-        pipeline.endpoint.wait_subscribed(redis).await;
-        Ok(pipeline)
+        })
     }
 
     pub async fn start(redis: &Redis, variables: &[(&str, &str)]) -> Self {

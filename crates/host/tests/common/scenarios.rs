@@ -623,3 +623,157 @@ pub async fn upload_carries_the_callers_trace_through_every_stage(
         }
     }
 }
+
+/// A structurally valid PNG whose header claims `width` x `height` RGB
+/// pixels and whose image data is empty: the engine's probe refuses it by
+/// its header, before decoding anything.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = u32::MAX;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &[]);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// `POST /render` with `body` (and `query`), answered within the deadline.
+pub async fn post_render(ep: &Endpoint, query: &str, body: Vec<u8>) -> reqwest::Response {
+    ep.http
+        .post(ep.url(&format!("/render{query}")))
+        .body(body)
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST /render{query} to {}: {e}", ep.base))
+}
+
+/// A render error: its status and the `kind` of its JSON body.
+async fn render_error(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "HTTP {status}"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+    (status, body["kind"].as_str().unwrap_or_default().to_owned())
+}
+
+/// `POST /render` (render_http.wasm, wherever it runs): a real photo stored
+/// rotated (EXIF orientation 6) comes back upright at the recipe's size,
+/// with its size headers; two recipes come back as two parts; a corrupt
+/// file, a non-image and an image over the pixel limit get their typed
+/// errors (422, 415, 413) as JSON.
+pub async fn render_answers_upright_thumbnails_and_typed_errors(ep: &Endpoint) {
+    let (source, bytes, expected) = photo();
+
+    // The default recipe: the pipeline's own thumbnail size.
+    let response = post_render(ep, "", bytes.clone()).await;
+    assert_eq!(response.status(), 200, "rendering {source}");
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "image/jpeg");
+    let thumb = response.bytes().await.unwrap();
+    assert_eq!(headers["content-length"], thumb.len().to_string().as_str());
+    let image = image::load_from_memory_with_format(&thumb, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!(
+        (image.width(), image.height()),
+        expected,
+        "displayed orientation of {source}"
+    );
+    assert_eq!(
+        headers["x-thumbnail-width"],
+        expected.0.to_string().as_str()
+    );
+    assert_eq!(
+        headers["x-thumbnail-height"],
+        expected.1.to_string().as_str()
+    );
+
+    // A recipe of the request's own: a 120 px box, PNG, same orientation.
+    let response = post_render(ep, "?recipe=small%3D120x120%2Cpng", bytes.clone()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    assert_eq!(response.headers()["x-thumbnail-recipe"], "small");
+    let image = image::load_from_memory_with_format(
+        &response.bytes().await.unwrap(),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    assert_eq!(image.width().max(image.height()), 120, "{source}");
+    assert_eq!(
+        image.width() > image.height(),
+        expected.0 > expected.1,
+        "orientation of {source}: {}x{}",
+        image.width(),
+        image.height()
+    );
+
+    // Two recipes: one multipart/mixed body, a part each, in order.
+    let response = post_render(
+        ep,
+        "?recipe=a=64x64,cover&recipe=b=32x32,webp",
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-thumbnail-count"], "2");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("multipart/mixed; boundary="),
+        "{content_type}"
+    );
+    let body = response.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    let a = text.find("x-thumbnail-recipe: a").expect("part a");
+    let b = text.find("x-thumbnail-recipe: b").expect("part b");
+    assert!(a < b, "parts in recipe order");
+    assert!(text.contains("content-type: image/webp"), "part b is WebP");
+
+    // Typed errors.
+    let truncated = bytes[..bytes.len() / 3].to_vec();
+    let (status, kind) = render_error(post_render(ep, "", truncated).await).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (422, "corrupt"),
+        "truncated {source}"
+    );
+    let (status, kind) = render_error(post_render(ep, "", b"just some text".to_vec()).await).await;
+    assert_eq!((status, kind.as_str()), (415, "not-an-image"));
+    let (status, kind) =
+        render_error(post_render(ep, "", png_claiming(12_000, 12_000)).await).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (413, "too-large"),
+        "144 megapixels"
+    );
+    let (status, kind) = render_error(post_render(ep, "?recipe=thumb=0x0", bytes).await).await;
+    assert_eq!((status, kind.as_str()), (400, "bad-recipe"));
+}

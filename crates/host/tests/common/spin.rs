@@ -55,10 +55,14 @@ impl RealSpin {
         redis: &Redis,
         variables: &[(&str, &str)],
     ) -> Self {
-        let redis_address = redis.url();
-        let mut all = vec![("redis_address", redis_address.as_str())];
-        all.extend_from_slice(variables);
-        Self::start_with(bin, manifest, redis, &all).await
+        let mut vars = vec![("redis_address", redis.url())];
+        vars.extend(variables.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let channels = ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
+            .map(str::to_owned)
+            .to_vec();
+        let spin = Self::spawn(bin, manifest, &vars, channels).await;
+        spin.endpoint.wait_subscribed(redis).await;
+        spin
     }
 
     /// Run `manifest` with exactly `variables` (none: every variable at its
@@ -68,6 +72,34 @@ impl RealSpin {
         manifest: &Path,
         redis: &Redis,
         variables: &[(&str, &str)],
+    ) -> Self {
+        let vars: Vec<(&str, String)> = variables
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect();
+        let channels = ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
+            .map(str::to_owned)
+            .to_vec();
+        let spin = Self::spawn(bin, manifest, &vars, channels).await;
+        spin.endpoint.wait_subscribed(redis).await;
+        spin
+    }
+
+    /// Run an app with HTTP triggers only (`deploy/http-only/spin.toml`),
+    /// with no Redis, and wait until its routes answer.
+    pub async fn start_http(bin: &Path, manifest: &Path, variables: &[(&str, &str)]) -> Self {
+        let vars: Vec<(&str, String)> = variables
+            .iter()
+            .map(|(k, v)| (*k, (*v).to_owned()))
+            .collect();
+        Self::spawn(bin, manifest, &vars, Vec::new()).await
+    }
+
+    async fn spawn(
+        bin: &Path,
+        manifest: &Path,
+        variables: &[(&str, String)],
+        channels: Vec<String>,
     ) -> Self {
         let state = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -91,9 +123,6 @@ impl RealSpin {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        let channels = ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
-            .map(str::to_owned)
-            .to_vec();
         let mut spin = Self {
             child,
             endpoint: Endpoint {
@@ -105,7 +134,6 @@ impl RealSpin {
             state,
         };
         spin.wait_serving().await;
-        spin.endpoint.wait_subscribed(redis).await;
         spin
     }
 

@@ -21,17 +21,17 @@ fn asset(name: &str) -> Option<(&'static str, &'static [u8])> {
     Some(match name {
         "index.html" => (
             "text/html; charset=utf-8",
-            include_bytes!("../assets/index.html"),
+            include_bytes!("../../assets/index.html"),
         ),
         "app.js" => (
             "text/javascript; charset=utf-8",
-            include_bytes!("../assets/app.js"),
+            include_bytes!("../../assets/app.js"),
         ),
         "style.css" => (
             "text/css; charset=utf-8",
-            include_bytes!("../assets/style.css"),
+            include_bytes!("../../assets/style.css"),
         ),
-        "icon.svg" => ("image/svg+xml", include_bytes!("../assets/icon.svg")),
+        "icon.svg" => ("image/svg+xml", include_bytes!("../../assets/icon.svg")),
         _ => return None,
     })
 }

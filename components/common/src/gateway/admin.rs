@@ -15,11 +15,11 @@
 //!   first, after a cursor an earlier answer gave: `thumbflow watch`.
 
 use spin_sdk::http::{Params, Request};
-use thumbflow_glue::queue::SpinRedis;
-use thumbflow_glue::vars;
 use thumbflow_queue::{DeadLetter, Queue, QueueConfig};
 
-use crate::{authorize, json, HttpError, Reply};
+use super::{authorize, json, HttpError, Reply};
+use crate::queue::SpinRedis;
+use crate::vars;
 
 /// The stages with a queue, and the variable naming each one's channel.
 const STAGES: [(&str, &str); 3] = [
