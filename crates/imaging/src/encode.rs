@@ -1,8 +1,9 @@
-//! Encoding finished pixels with the `image` crate's pure-Rust encoders.
+//! Encoding finished pixels.
 //!
-//! - JPEG: the `jpeg-encoder` crate, baseline, 4:4:4 (no chroma
-//!   subsampling: at thumbnail size every chroma sample shows); alpha must
-//!   already be flattened (see `pixels::flatten`).
+//! - JPEG: our baseline encoder (`crate::jpeg::encode`, Huffman tables
+//!   built per image), 4:4:4 at quality 90 and above (at thumbnail size
+//!   every chroma sample shows), 4:2:0 below; alpha must already be
+//!   flattened (see `pixels::flatten`).
 //! - PNG: default compression, RGB or RGBA as the pixels are.
 //! - WebP: lossless only (the `image` crate has no lossy WebP encoder); fine
 //!   for thumbnails, but larger than a lossy WebP would be.
@@ -18,6 +19,7 @@ use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, ImageEncoder, RgbImage};
 
 use crate::error::ImagingError;
+use crate::jpeg::encode::{encode_rgb, EncodeOptions, Subsampling};
 use crate::pixels::{flatten, Pixels};
 use crate::recipe::{OutputFormat, Recipe};
 
@@ -45,7 +47,7 @@ pub(crate) fn encode(pixels: Pixels, recipe: &Recipe) -> Result<Vec<u8>, Imaging
     match recipe.format {
         OutputFormat::Jpeg => {
             let rgb = flatten(pixels, recipe.background);
-            let failed = |e: jpeg_encoder::EncodingError| {
+            let failed = |e: String| {
                 ImagingError::Encode(format!("recipe {:?}: encoding jpg: {e}", recipe.name))
             };
             let first = jpeg(&rgb, recipe.quality).map_err(failed)?;
@@ -90,20 +92,25 @@ pub(crate) fn encode(pixels: Pixels, recipe: &Recipe) -> Result<Vec<u8>, Imaging
     }
 }
 
-/// Baseline 4:4:4 JPEG of `rgb` at `quality`.
-fn jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, jpeg_encoder::EncodingError> {
-    // JPEG sides are 16-bit; thumbnails are far smaller (see `Limits`).
-    let side = |v: u32| {
-        u16::try_from(v).map_err(|_| {
-            jpeg_encoder::EncodingError::Write(format!("{v} px is over JPEG's 65535 px per side"))
-        })
+/// Baseline JPEG of `rgb` at `quality`, with our encoder
+/// (`crate::jpeg::encode`), chroma as [`chroma_for`] says.
+fn jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    let options = EncodeOptions {
+        quality,
+        subsampling: chroma_for(quality),
     };
-    let (width, height) = (side(rgb.width())?, side(rgb.height())?);
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_1_1);
-    encoder.encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)?;
-    Ok(out)
+    encode_rgb(rgb.as_raw(), rgb.width(), rgb.height(), options)
+}
+
+/// Chroma resolution for a quality: full at 90 and above (where the
+/// caller asked for fidelity and every chroma sample of a thumbnail
+/// shows), halved below.
+fn chroma_for(quality: u8) -> Subsampling {
+    if quality >= 90 {
+        Subsampling::S444
+    } else {
+        Subsampling::S420
+    }
 }
 
 fn layout(pixels: &Pixels) -> (&[u8], u32, u32, ExtendedColorType) {
