@@ -53,8 +53,10 @@ mod orient;
 mod pixels;
 pub mod probe;
 pub mod recipe;
+mod reduce;
 pub mod render;
 mod resize;
+mod stream;
 
 pub use error::ImagingError;
 pub use geometry::fit_dimensions;
