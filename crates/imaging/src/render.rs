@@ -163,7 +163,13 @@ pub fn render(
             let whole_estimate = image_estimate(decoder.as_ref());
             let row_bytes = decoder.total_bytes() / u64::from(stored.1.max(1));
             drop(decoder);
-            let streaming = stream::estimate(stored.0, stored.1, factors, row_bytes);
+            // (plus, for WebP, the decoder's copy of its partitions)
+            let streaming = stream::estimate(stored.0, stored.1, factors, row_bytes)
+                + if format == "webp" {
+                    bytes.len() as u64
+                } else {
+                    0
+                };
             let alloc = limits.decoder_limits().max_alloc.unwrap_or(u64::MAX);
             // Files the header shows will stream are budgeted for that;
             // others for a whole image, checked before it is decoded.
@@ -176,6 +182,7 @@ pub fn render(
                 "png" => stream::png(bytes, factors, alloc).transpose()?,
                 "bmp" => stream::bmp(bytes, factors),
                 "tiff" => stream::tiff(bytes, factors, alloc).transpose()?,
+                "webp" => crate::webp::decode(bytes, factors).transpose()?,
                 _ => None,
             };
             let source = match streamed {

@@ -36,6 +36,7 @@ pub(crate) fn streams(format: &str, bytes: &[u8]) -> bool {
         // IHDR is the first chunk: interlace method at byte 28.
         "png" => bytes.get(12..16) == Some(b"IHDR") && bytes.get(28) == Some(&0),
         "bmp" => bmp_layout(bytes).is_some(),
+        "webp" => crate::webp::streams(bytes),
         _ => false,
     }
 }
