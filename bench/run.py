@@ -4,14 +4,14 @@ vipsthumbnail, on the shared corpus, and docs/benchmarks.md from the run.
 
 Three tools, one thread each, the same files in the same order:
   wasm    the real thumbnailer_core.wasm in wasmtime (target/host/thumbflow-bench),
-          default recipe (inside 300x300, JPEG q90); time and peak linear
+          default recipe (inside 300x300, JPEG q68); time and peak linear
           memory per file, a fresh instance per file as in the pipeline
-          (and once more at Pillow's quality, recipe thumb=300x300,q75, "wasm-q75")
+          (and once more at the former default quality, recipe thumb=300x300,q90, "wasm-q90")
   pillow  the classic Lambda handler: Image.open, thumbnail((300, 300)),
           save(format="JPEG") (bench/pillow_handler.py, one warm process)
   vips    vipsthumbnail --size 300x300> (VIPS_CONCURRENCY=1, one process
           for all files, so start-up is paid once)
-wasm, wasm-q75 and pillow are persistent processes that take turns file by
+wasm, wasm-q90 and pillow are persistent processes that take turns file by
 file, so background load falls on them alike. Every tool handles every file
 REPEAT (3) times; the fastest time counts.
 
@@ -175,7 +175,7 @@ class Worker:
 
 
 def run_interleaved(rows, work):
-    """wasm (default recipe), wasm (q75) and Pillow, file by file in turn
+    """wasm (default recipe), wasm (q90) and Pillow, file by file in turn
     (the order rotating per file), so load from anything else on the
     machine falls on all of them alike."""
     if not os.path.isfile(BENCH_BIN) or not os.path.isfile(CORE_WASM):
@@ -184,13 +184,13 @@ def run_interleaved(rows, work):
     workers = {
         "wasm": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm"),
                         "--repeat", str(REPEAT), "--stdin", "--recipe", "", rows[0]["path"]]),
-        "wasm-q75": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm-q75"),
-                            "--repeat", str(REPEAT), "--stdin", "--recipe", "thumb=300x300,q75", rows[0]["path"]]),
+        "wasm-q90": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm-q90"),
+                            "--repeat", str(REPEAT), "--stdin", "--recipe", "thumb=300x300,q90", rows[0]["path"]]),
         "pillow": Worker([sys.executable, os.path.join(REPO, "bench", "pillow_handler.py"), f"--repeat={REPEAT}",
                           "--stdin", os.path.join(work, "pillow")]),
     }
     # The wasm workers handle the first file once up front (warm-up); read it.
-    for name in ("wasm", "wasm-q75"):
+    for name in ("wasm", "wasm-q90"):
         json.loads(workers[name].proc.stdout.readline())
     results = {name: {} for name in workers}
     order = list(workers)
@@ -347,8 +347,8 @@ def mib(b):
     return f"{b / 1048576:.1f} MiB"
 
 
-FORMAT_TOOLS = ("wasm", "wasm-q75", "pillow")
-CHART_COLOURS = {"wasm": "#2b6cb0", "wasm-q75": "#63b3ed", "pillow": "#dd6b20", "vips": "#718096"}
+FORMAT_TOOLS = ("wasm", "wasm-q90", "pillow")
+CHART_COLOURS = {"wasm": "#2b6cb0", "wasm-q90": "#63b3ed", "pillow": "#dd6b20", "vips": "#718096"}
 
 
 def per_format(rows, tools):
@@ -431,16 +431,16 @@ def write_report(path, ctx):
     add("What runs, all single-threaded, same files, same order:")
     add("")
     add("- **wasm**: `thumbnailer_core.wasm` (the component `spin.toml` runs) in wasmtime via "
-        "`target/host/thumbflow-bench`, default recipe (inside 300x300, never upscaled, JPEG q90); "
+        "`target/host/thumbflow-bench`, default recipe (inside 300x300, never upscaled, baseline JPEG q68 4:4:4 with per-image Huffman tables); "
         "a fresh instance per file; time is the `render` call.")
-    add("- **wasm-q75**: the same component with the recipe `thumb=300x300,q75` (everything else default), "
-        "for a comparison at Pillow's own JPEG quality.")
+    add("- **wasm-q90**: the same component with the recipe `thumb=300x300,q90` (everything else default): "
+        "the default before issue 13, which holds the issue-4 quality floor.")
     add("- **pillow**: the classic Lambda handler, `Image.open`, `image.thumbnail((300, 300))`, "
         "`image.save(buf, format='JPEG')` (quality 75), in one warm Python process (`bench/pillow_handler.py`).")
     add("- **vips**: `vipsthumbnail --size '300x300>'` with `VIPS_CONCURRENCY=1`, one process per file set "
         "(start-up paid once); its time is the process wall time.")
     add("")
-    add("wasm, wasm-q75 and pillow run as persistent processes fed one file at a time, taking turns "
+    add("wasm, wasm-q90 and pillow run as persistent processes fed one file at a time, taking turns "
         "file by file, so background load on the machine falls on them alike.")
     add(f"Every tool handles every file {REPEAT} times and the fastest time counts (other work on a shared "
         "machine only ever adds time); the ratios below come from this one run.")
@@ -451,14 +451,14 @@ def write_report(path, ctx):
     add("|---|---:|---:|---:|---:|---:|---:|")
     for subset, key in (("whole corpus", "all"), ("all JPEGs", "jpeg"), ("JPEG >= 8 MP", "big")):
         base = tools["pillow"][key]["ips"]
-        for t in ("wasm", "wasm-q75", "pillow", "vips"):
+        for t in ("wasm", "wasm-q90", "pillow", "vips"):
             s = tools[t][key]
             add(f"| {t} ({subset}) | {s['n']} | {len(s['failures'])} | {s['seconds']:.3f} | {s['ips']:.2f} | "
                 f"{s['mps']:.1f} | {s['ips'] / base:.2f}x |")
     add("")
     formats = per_format(rows, tools)
-    groups = [("whole corpus", {t: tools[t]["all"]["ips"] for t in ("wasm", "wasm-q75", "pillow", "vips")}),
-              ("JPEG >= 8 MP", {t: tools[t]["big"]["ips"] for t in ("wasm", "wasm-q75", "pillow", "vips")})]
+    groups = [("whole corpus", {t: tools[t]["all"]["ips"] for t in ("wasm", "wasm-q90", "pillow", "vips")}),
+              ("JPEG >= 8 MP", {t: tools[t]["big"]["ips"] for t in ("wasm", "wasm-q90", "pillow", "vips")})]
     groups += [(f"{e['format']} ({e['n']})", {t: e[t] for t in FORMAT_TOOLS}) for e in formats]
     chart = os.path.join(os.path.dirname(path), "bench-engine.svg")
     write_chart(chart, groups)
@@ -500,7 +500,7 @@ def write_report(path, ctx):
     add("")
     add("| tool | failures | wrong orientations | wrong sizes | mean SSIM | min SSIM (file) | files < 0.90 |")
     add("|---|---:|---:|---:|---:|---:|---:|")
-    for t in ("wasm", "wasm-q75", "pillow", "vips"):
+    for t in ("wasm", "wasm-q90", "pillow", "vips"):
         q = tools[t]["quality"]
         add(f"| {t} | {len(tools[t]['all']['failures'])} | {len(q['wrong_orientation'])} | {len(q['wrong_size'])} | "
             f"{q['mean']:.4f} | {q['min']:.4f} ({q['min_file']}) | {q['below']} |")
@@ -535,11 +535,11 @@ def write_report(path, ctx):
     add("")
     add("Times in ms (vips: not timed per file); SSIM against the reference; `-` = failed.")
     add("")
-    add("| file | MP | wasm ms | wasm peak | pillow ms | SSIM wasm | SSIM wasm-q75 | SSIM pillow | SSIM vips |")
+    add("| file | MP | wasm ms | wasm peak | pillow ms | SSIM wasm | SSIM wasm-q90 | SSIM pillow | SSIM vips |")
     add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         f = r["file"]
-        wr, qr, pr, vr = (tools[t]["results"][f] for t in ("wasm", "wasm-q75", "pillow", "vips"))
+        wr, qr, pr, vr = (tools[t]["results"][f] for t in ("wasm", "wasm-q90", "pillow", "vips"))
 
         def s(res):
             if not res.get("ok"):
@@ -797,7 +797,7 @@ def main():
             f.read()
 
     work = tempfile.mkdtemp(prefix="thumbflow-bench-")
-    log(f"wasm, wasm (q75) and pillow, interleaved file by file: {len(rows)} files x {REPEAT}")
+    log(f"wasm, wasm (q90) and pillow, interleaved file by file: {len(rows)} files x {REPEAT}")
     tools = run_interleaved(rows, work)
     log("vips")
     os.makedirs(os.path.join(work, "vips"), exist_ok=True)
@@ -844,8 +844,12 @@ def main():
          not w["all"]["failures"]),
         ("zero wrong orientations", f"{len(q['wrong_orientation'])} (Pillow: {len(p['quality']['wrong_orientation'])})",
          not q["wrong_orientation"]),
-        ("mean SSIM >= 0.95", f"{q['mean']:.4f}", q["mean"] >= 0.95),
-        ("no file below SSIM 0.90", f"min {q['min']:.4f} ({q['min_file']})", q["below"] == 0),
+        ("mean SSIM >= 0.95 (default recipe; q90 in brackets)",
+         f"{q['mean']:.4f} (q90: {tools['wasm-q90']['quality']['mean']:.4f})", q["mean"] >= 0.95),
+        ("no file below SSIM 0.90 (default recipe; q90 in brackets)",
+         f"min {q['min']:.4f} ({q['min_file']}), {q['below']} below (q90: min "
+         f"{tools['wasm-q90']['quality']['min']:.4f}, {tools['wasm-q90']['quality']['below']} below)",
+         q["below"] == 0),
         ("peak linear memory < 64 MiB for a 20 MP JPEG", mib(peak20), 0 < peak20 < 64 << 20),
     ]
     # Issue 13's goals, measured in the same run.
@@ -855,14 +859,21 @@ def main():
     both = [r for r in rows if w["results"][r["file"]].get("bytes") and p["results"][r["file"]].get("bytes")]
     mean_bytes = {t: sum(tools[t]["results"][r["file"]]["bytes"] for r in both) / max(1, len(both))
                   for t in ("wasm", "pillow")}
+    # SSIM over the same files (Pillow's wrong orientations count as they score).
+    mean_ssim = {t: sum(tools[t]["results"][r["file"]]["ssim"] for r in both) / max(1, len(both))
+                 for t in ("wasm", "pillow")}
+    better = sum(1 for r in both
+                 if tools["wasm"]["results"][r["file"]]["ssim"] >= tools["pillow"]["results"][r["file"]]["ssim"])
     targets += [
         ("issue 13: whole corpus images/s >= 1.5x Pillow", f"{all_ratio:.2f}x", all_ratio >= 1.5),
         ("issue 13: no file below 0.8x Pillow", f"slowest {slowest[0]:.2f}x ({slowest[1]})", slowest[0] >= 0.8),
         ("issue 13: peak linear memory <= 32 MiB for every file", f"{mib(w['peak_max'])} ({w['peak_max_file']})",
          w["peak_max"] <= 32 << 20),
-        ("issue 13: mean thumbnail bytes <= Pillow's (default recipe q90 4:4:4 vs Pillow q75)",
-         f"{mean_bytes['wasm']:.0f} vs {mean_bytes['pillow']:.0f} ({len(both)} files both made)",
-         mean_bytes["wasm"] <= mean_bytes["pillow"]),
+        ("issue 13: at equal or better mean SSIM than Pillow, mean thumbnail bytes <= Pillow's "
+         "(default recipe vs Pillow's q75 4:2:0)",
+         f"{mean_bytes['wasm']:.0f} vs {mean_bytes['pillow']:.0f} bytes, SSIM {mean_ssim['wasm']:.4f} vs "
+         f"{mean_ssim['pillow']:.4f} ({len(both)} files both made; {better} of them at equal or better SSIM)",
+         mean_bytes["wasm"] <= mean_bytes["pillow"] and mean_ssim["wasm"] >= mean_ssim["pillow"]),
     ]
     notes = []
     if not targets[0][2] or not targets[1][2]:
@@ -886,11 +897,17 @@ def main():
         "Ratios close to 1.0 move by a few percent from run to run on a shared 2-core machine even with "
         "the file-by-file interleaving (the whole-corpus ratio was seen between 0.89x and 1.03x on the "
         "day of this run, while other builds ran); the >= 8 MP JPEG ratio and the quality figures are stable.")
-    q75 = tools["wasm-q75"]["quality"]
+    q90 = tools["wasm-q90"]["quality"]
     notes.append(
-        f"Quality: the default recipe is JPEG q90 (4:4:4). At Pillow's own q75 the engine scores mean SSIM "
-        f"{q75['mean']:.4f}, min {q75['min']:.4f} ({q75['min_file']}), {q75['below']} file(s) below 0.90: "
-        "what costs SSIM at lower qualities is JPEG quantisation of fine texture, not the decode or the resize.")
+        "Quality and bytes: the default recipe is baseline JPEG q68 4:4:4 with Huffman tables built per image "
+        f"(mean SSIM {q['mean']:.4f}, {q['below']} file(s) below 0.90, mean {mean_bytes['wasm']:.0f} bytes). "
+        f"The former default, q90, scores mean {q90['mean']:.4f}, min {q90['min']:.4f}, {q90['below']} below 0.90 "
+        f"at about twice the bytes. Issue 13 asks for Pillow's bytes at Pillow's SSIM; issue 4's floor (mean >= 0.95, "
+        "none below 0.90) costs about 15 KB per thumbnail on this corpus (q85 or more), so the two cannot both hold "
+        "with baseline JPEG: the default now meets issue 13 and trades issue 4's floor, and `q90` in the recipe "
+        "keeps it. What costs SSIM at lower qualities is JPEG quantisation of fine texture (the low files are the "
+        "same for Pillow), not the decode or the resize. 4:2:0 chroma was measured and loses: at equal bytes, "
+        "4:4:4 scores higher on this corpus at every quality from 50 to 90.")
     ctx = {
         "rows": rows,
         "big": big,

@@ -76,13 +76,18 @@ fn hostile_png_bomb_streams_within_budget() {
     probe(&bomb, &tight()).unwrap();
     let out = render(&bomb, &thumb(), &tight()).unwrap();
     assert_eq!((out[0].width, out[0].height), (300, 300));
-    assert!(decode_rgb(&out[0].bytes).pixels().all(|p| p.0 == [0, 0, 0]));
+    // Black, up to the default quality's DC rounding.
+    assert!(decode_rgb(&out[0].bytes)
+        .pixels()
+        .all(|p| p.0.iter().all(|&v| v <= 2)));
     // The generator is honest: within a roomy budget a small one is a
     // black image too.
     let small = png_zero_bomb(600, 400, 400 * (1 + 3 * 600));
     let out = render_one(&small, &Recipe::default());
     assert_eq!((out.width, out.height), (300, 200));
-    assert!(decode_rgb(&out.bytes).pixels().all(|p| p.0 == [0, 0, 0]));
+    assert!(decode_rgb(&out.bytes)
+        .pixels()
+        .all(|p| p.0.iter().all(|&v| v <= 2)));
 }
 
 #[test]

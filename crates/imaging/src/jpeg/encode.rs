@@ -20,22 +20,15 @@
 
 use wide::{f32x8, i32x8};
 
-/// Chroma resolution of the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Subsampling {
-    /// Full-resolution chroma.
-    S444,
-    /// Chroma halved both ways (2x2 luma blocks per chroma block).
-    S420,
-}
-
 /// How to encode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct EncodeOptions {
     /// 1..=100, as in libjpeg.
     pub quality: u8,
-    /// Chroma resolution (ignored for gray images).
-    pub subsampling: Subsampling,
+    /// Progressive (spectral selection: DC, then the AC bands of each
+    /// component, each with its own Huffman table and end-of-band runs)
+    /// instead of baseline.
+    pub progressive: bool,
 }
 
 /// Annex K luminance table, natural order.
@@ -97,8 +90,6 @@ struct Block {
 /// Quantised coefficients of one component, blocks row by row.
 struct Coefs {
     blocks: Vec<Block>,
-    /// Blocks per row.
-    bw: usize,
 }
 
 /// Encodes packed 8-bit RGB (`width * height * 3` bytes) as a JPEG.
@@ -123,31 +114,16 @@ pub(crate) fn encode_rgb(
     let luma_q = scale_table(&LUMA_Q, quality);
     let chroma_q = scale_table(&CHROMA_Q, quality);
 
-    // (plane, its table index, blocks per MCU across and down)
-    let (planes, sampling): (Vec<Plane>, [usize; 2]) = if gray {
+    let planes: Vec<Plane> = if gray {
         let samples: Vec<u8> = rgb.chunks_exact(3).map(|p| p[0]).collect();
-        (vec![pad_plane(&samples, w, h, 8, 8)], [1, 1])
+        vec![pad_plane(&samples, w, h)]
     } else {
         let (y, cb, cr) = to_ycbcr(rgb, w, h);
-        match options.subsampling {
-            Subsampling::S444 => (
-                vec![
-                    pad_plane(&y, w, h, 8, 8),
-                    pad_plane(&cb, w, h, 8, 8),
-                    pad_plane(&cr, w, h, 8, 8),
-                ],
-                [1, 1],
-            ),
-            Subsampling::S420 => {
-                let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-                // Luma padded to whole 16x16 MCUs, chroma to 8x8 blocks of
-                // the halved size (which cover the same MCUs).
-                let y = pad_plane(&y, w, h, 16, 16);
-                let cb = pad_plane(&halve(&cb, w, h), cw, ch, 8, 8);
-                let cr = pad_plane(&halve(&cr, w, h), cw, ch, 8, 8);
-                (vec![y, cb, cr], [2, 2])
-            }
-        }
+        vec![
+            pad_plane(&y, w, h),
+            pad_plane(&cb, w, h),
+            pad_plane(&cr, w, h),
+        ]
     };
     let recips = [reciprocals(&luma_q), reciprocals(&chroma_q)];
     let coefs: Vec<Coefs> = planes
@@ -155,80 +131,265 @@ pub(crate) fn encode_rgb(
         .enumerate()
         .map(|(i, p)| transform(p, &recips[usize::from(i > 0)]))
         .collect();
+    let ncomp = coefs.len();
 
-    // MCU layout: luma blocks per MCU `sampling`, one block of each chroma.
-    let (mcux, mcuy) = (w.div_ceil(8 * sampling[0]), h.div_ceil(8 * sampling[1]));
-    let walk = McuWalk {
-        coefs: &coefs,
-        sampling,
-        mcux,
-        mcuy,
-    };
-
-    // Pass 1: symbol statistics per table (0 luma, 1 chroma).
-    let mut dc_freq = [[0u32; 257]; 2];
-    let mut ac_freq = [[0u32; 257]; 2];
-    walk.for_each(|comp, block, prev| {
-        let t = usize::from(comp > 0);
-        count_block(block, prev, &mut dc_freq[t], &mut ac_freq[t]);
-    });
-    let tables = usize::from(!gray) + 1;
-    let mut dc = Vec::with_capacity(tables);
-    let mut ac = Vec::with_capacity(tables);
-    for t in 0..tables {
-        dc.push(HuffSpec::optimal(&dc_freq[t]));
-        ac.push(HuffSpec::optimal(&ac_freq[t]));
-    }
-
-    // Headers.
     let mut out = Vec::with_capacity(w * h / 2 + 1024);
     out.extend_from_slice(&[0xFF, 0xD8]);
     // JFIF APP0: version 1.1, aspect 1:1, no thumbnail.
     out.extend_from_slice(&[
         0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
     ]);
-    for (id, table) in [luma_q, chroma_q].iter().enumerate().take(tables) {
+    for (id, table) in [luma_q, chroma_q].iter().enumerate().take(ncomp.min(2)) {
         out.extend_from_slice(&[0xFF, 0xDB, 0, 67, id as u8]);
         out.extend(ZIGZAG.iter().map(|&z| table[z] as u8));
     }
-    let ncomp = planes.len();
     let sof_len = 8 + 3 * ncomp;
-    out.extend_from_slice(&[0xFF, 0xC0, 0, sof_len as u8, 8]);
+    let sof = if options.progressive { 0xC2 } else { 0xC0 };
+    out.extend_from_slice(&[0xFF, sof, 0, sof_len as u8, 8]);
     out.extend_from_slice(&(h as u16).to_be_bytes());
     out.extend_from_slice(&(w as u16).to_be_bytes());
     out.push(ncomp as u8);
     for c in 0..ncomp {
-        let factors = if c == 0 {
-            ((sampling[0] as u8) << 4) | sampling[1] as u8
-        } else {
-            0x11
-        };
-        out.extend_from_slice(&[c as u8 + 1, factors, u8::from(c > 0)]);
+        // 1x1 sampling, luma or chroma quantisation table.
+        out.extend_from_slice(&[c as u8 + 1, 0x11, u8::from(c > 0)]);
     }
-    for t in 0..tables {
-        dc[t].write_dht(&mut out, t as u8);
-        ac[t].write_dht(&mut out, 0x10 | t as u8);
-    }
-    let sos_len = 6 + 2 * ncomp;
-    out.extend_from_slice(&[0xFF, 0xDA, 0, sos_len as u8, ncomp as u8]);
-    for c in 0..ncomp {
-        let t = u8::from(c > 0);
-        out.extend_from_slice(&[c as u8 + 1, (t << 4) | t]);
-    }
-    out.extend_from_slice(&[0, 63, 0]);
 
-    // Pass 2: entropy-coded data.
-    let codes: Vec<(Codes, Codes)> = (0..tables)
-        .map(|t| (dc[t].codes(), ac[t].codes()))
-        .collect();
-    let mut bits = BitWriter::new(out);
-    walk.for_each(|comp, block, prev| {
-        let (dc, ac) = &codes[usize::from(comp > 0)];
-        write_block(&mut bits, block, prev, dc, ac);
-    });
-    let mut out = bits.finish();
+    let scans: Vec<Scan> = if options.progressive {
+        let mut scans = vec![Scan::Dc];
+        scans.push(Scan::Ac(0, 1, 5));
+        scans.push(Scan::Ac(0, 6, 63));
+        for c in 1..ncomp {
+            scans.push(Scan::Ac(c, 1, 63));
+        }
+        scans
+    } else {
+        vec![Scan::Sequential]
+    };
+    for scan in scans {
+        // Pass 1: this scan's symbol counts, for its own tables
+        // (DC 0 luma, 1 chroma; AC 2 luma, 3 chroma).
+        let mut count = Count(vec![[0u32; 257]; 4]);
+        scan.run(&coefs, &mut count);
+        let specs: Vec<Option<HuffSpec>> = count
+            .0
+            .iter()
+            .map(|f| f.iter().any(|&n| n > 0).then(|| HuffSpec::optimal(f)))
+            .collect();
+        for (t, spec) in specs.iter().enumerate() {
+            if let Some(spec) = spec {
+                let class_id = if t < 2 { t as u8 } else { 0x10 | (t as u8 - 2) };
+                spec.write_dht(&mut out, class_id);
+            }
+        }
+        scan.write_header(&mut out, ncomp);
+        // Pass 2: the entropy-coded data.
+        let codes: Vec<Codes> = specs
+            .iter()
+            .map(|s| s.as_ref().map_or(Codes([(0, 0); 256]), HuffSpec::codes))
+            .collect();
+        let mut write = Write {
+            bits: BitWriter::new(out),
+            codes: &codes,
+        };
+        scan.run(&coefs, &mut write);
+        out = write.bits.finish();
+    }
     out.extend_from_slice(&[0xFF, 0xD9]);
     Ok(out)
+}
+
+/// One scan of the output.
+#[derive(Debug, Clone, Copy)]
+enum Scan {
+    /// Baseline: every component interleaved, all 64 coefficients.
+    Sequential,
+    /// Progressive DC: every component interleaved, coefficient 0.
+    Dc,
+    /// Progressive AC band `ss..=se` of one component.
+    Ac(usize, usize, usize),
+}
+
+impl Scan {
+    fn write_header(self, out: &mut Vec<u8>, ncomp: usize) {
+        let comps: Vec<usize> = match self {
+            Self::Sequential | Self::Dc => (0..ncomp).collect(),
+            Self::Ac(c, _, _) => vec![c],
+        };
+        let (ss, se) = match self {
+            Self::Sequential => (0, 63),
+            Self::Dc => (0, 0),
+            Self::Ac(_, ss, se) => (ss, se),
+        };
+        let len = 6 + 2 * comps.len();
+        out.extend_from_slice(&[0xFF, 0xDA, 0, len as u8, comps.len() as u8]);
+        for &c in &comps {
+            let t = u8::from(c > 0);
+            out.extend_from_slice(&[c as u8 + 1, (t << 4) | t]);
+        }
+        out.extend_from_slice(&[ss as u8, se as u8, 0]);
+    }
+
+    /// Feeds the scan's symbols and raw bits to `sink`, in stream order.
+    fn run(self, coefs: &[Coefs], sink: &mut impl Sink) {
+        match self {
+            Self::Sequential | Self::Dc => {
+                let mut prev = [0i16; 3];
+                let blocks = coefs.first().map_or(0, |c| c.blocks.len());
+                for i in 0..blocks {
+                    for (ci, c) in coefs.iter().enumerate() {
+                        let t = usize::from(ci > 0);
+                        let Some(block) = c.blocks.get(i) else {
+                            continue;
+                        };
+                        let diff = i32::from(block.coefs[0]) - i32::from(prev[ci]);
+                        prev[ci] = block.coefs[0];
+                        code_value(sink, t, diff);
+                        if matches!(self, Self::Sequential) {
+                            // No runs across blocks: a pending end of band
+                            // is this block's EOB.
+                            let mut eob = 0;
+                            ac_block(sink, 2 + t, block, block.nonzero, 0, 63, &mut eob);
+                            flush_eobrun(sink, 2 + t, &mut eob);
+                        }
+                    }
+                }
+            }
+            Self::Ac(c, ss, se) => {
+                let t = 2 + usize::from(c > 0);
+                let band = (u64::MAX >> (63 - se)) & (u64::MAX << ss);
+                let mut eobrun = 0u32;
+                if let Some(c) = coefs.get(c) {
+                    for block in &c.blocks {
+                        ac_block(
+                            sink,
+                            t,
+                            block,
+                            block.nonzero & band,
+                            ss - 1,
+                            se,
+                            &mut eobrun,
+                        );
+                    }
+                }
+                flush_eobrun(sink, t, &mut eobrun);
+            }
+        }
+    }
+}
+
+/// Where a scan's symbols go: counted (pass 1) or written (pass 2).
+trait Sink {
+    /// Huffman symbol `symbol` of table `table`.
+    fn code(&mut self, table: usize, symbol: usize);
+    /// The `len` low bits of `bits`, uncoded.
+    fn raw(&mut self, bits: u32, len: u32);
+}
+
+/// Symbol counts per table.
+struct Count(Vec<[u32; 257]>);
+
+impl Sink for Count {
+    #[inline(always)]
+    fn code(&mut self, table: usize, symbol: usize) {
+        if let Some(f) = self.0.get_mut(table) {
+            f[symbol & 255] += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn raw(&mut self, _: u32, _: u32) {}
+}
+
+/// Writes symbols with each table's codes.
+struct Write<'c> {
+    bits: BitWriter,
+    codes: &'c [Codes],
+}
+
+impl Sink for Write<'_> {
+    #[inline(always)]
+    fn code(&mut self, table: usize, symbol: usize) {
+        if let Some(codes) = self.codes.get(table) {
+            self.bits.code(codes, symbol);
+        }
+    }
+
+    #[inline(always)]
+    fn raw(&mut self, bits: u32, len: u32) {
+        self.bits.put(bits, len);
+    }
+}
+
+/// A magnitude category symbol and its bits (DC differences).
+#[inline(always)]
+fn code_value(sink: &mut impl Sink, table: usize, v: i32) {
+    let size = category(v);
+    sink.code(table, size as usize);
+    sink.raw(magnitude_bits(v), size);
+}
+
+/// The `size` low bits of `v`'s JPEG magnitude representation.
+#[inline(always)]
+fn magnitude_bits(v: i32) -> u32 {
+    (if v < 0 { v - 1 } else { v }) as u32
+}
+
+/// Codes the non-zero coefficients `mask` of one block's band, which
+/// starts after zigzag position `before` and ends at `se`. In a
+/// progressive scan `eobrun` counts bands that end in an end-of-band not
+/// yet written (baseline passes a fresh 0 and gets a plain EOB).
+#[inline(always)]
+fn ac_block(
+    sink: &mut impl Sink,
+    table: usize,
+    block: &Block,
+    mut mask: u64,
+    before: usize,
+    se: usize,
+    eobrun: &mut u32,
+) {
+    if mask == 0 {
+        *eobrun += 1;
+        if *eobrun == 0x7FFF {
+            flush_eobrun(sink, table, eobrun);
+        }
+        return;
+    }
+    flush_eobrun(sink, table, eobrun);
+    let mut last = before as u32;
+    while mask != 0 {
+        let k = mask.trailing_zeros();
+        mask &= mask - 1;
+        let mut run = k - last - 1;
+        while run > 15 {
+            sink.code(table, 0xF0);
+            run -= 16;
+        }
+        let v = i32::from(block.coefs[k as usize & 63]);
+        let size = category(v);
+        sink.code(table, ((run << 4) | size) as usize);
+        sink.raw(magnitude_bits(v), size);
+        last = k;
+    }
+    if (last as usize) < se {
+        *eobrun += 1;
+        if *eobrun == 0x7FFF {
+            flush_eobrun(sink, table, eobrun);
+        }
+    }
+}
+
+/// Writes a pending end-of-band run (EOBn: the run's bit length as the
+/// symbol's high nibble, then its low bits; a run of 1 is plain EOB).
+#[inline(always)]
+fn flush_eobrun(sink: &mut impl Sink, table: usize, eobrun: &mut u32) {
+    if *eobrun == 0 {
+        return;
+    }
+    let nbits = 31 - eobrun.leading_zeros();
+    sink.code(table, (nbits << 4) as usize);
+    sink.raw(*eobrun, nbits);
+    *eobrun = 0;
 }
 
 /// IJG quality scaling of a base table (`jpeg_quality_scaling`), clamped
@@ -278,33 +439,10 @@ fn to_ycbcr(rgb: &[u8], w: usize, h: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     (y, cb, cr)
 }
 
-/// Averages 2x2 blocks of a `w` x `h` plane (edges average what they
-/// have) into `ceil(w/2)` x `ceil(h/2)`.
-fn halve(plane: &[u8], w: usize, h: usize) -> Vec<u8> {
-    let (ow, oh) = (w.div_ceil(2), h.div_ceil(2));
-    let mut out = Vec::with_capacity(ow * oh);
-    for oy in 0..oh {
-        let r0 = &plane[2 * oy * w..2 * oy * w + w];
-        let r1 = if 2 * oy + 1 < h {
-            &plane[(2 * oy + 1) * w..(2 * oy + 2) * w]
-        } else {
-            r0
-        };
-        for ox in 0..ow {
-            let x0 = 2 * ox;
-            let x1 = (x0 + 1).min(w - 1);
-            let s = u32::from(r0[x0]) + u32::from(r0[x1]) + u32::from(r1[x0]) + u32::from(r1[x1]);
-            // libjpeg's alternating bias (1, 2) keeps the rounding unbiased.
-            out.push(((s + 1 + (ox as u32 & 1)) >> 2) as u8);
-        }
-    }
-    out
-}
-
-/// Copies a plane into one padded to multiples of `mx` x `my`, repeating
-/// the last column and row.
-fn pad_plane(src: &[u8], w: usize, h: usize, mx: usize, my: usize) -> Plane {
-    let (pw, ph) = (w.div_ceil(mx) * mx, h.div_ceil(my) * my);
+/// Copies a plane into one padded to multiples of 8, repeating the last
+/// column and row.
+fn pad_plane(src: &[u8], w: usize, h: usize) -> Plane {
+    let (pw, ph) = (w.div_ceil(8) * 8, h.div_ceil(8) * 8);
     let mut samples = Vec::with_capacity(pw * ph);
     for y in 0..ph {
         let row = &src[y.min(h - 1) * w..][..w];
@@ -343,7 +481,7 @@ fn transform(plane: &Plane, recip: &[f32; 64]) -> Coefs {
             blocks.push(quantize(fdct(rows), &recip_t));
         }
     }
-    Coefs { blocks, bw }
+    Coefs { blocks }
 }
 
 /// One pass of the 8-point AAN forward DCT (libjpeg `jfdctflt.c`) over
@@ -423,90 +561,10 @@ fn quantize(t: [f32x8; 8], recip_t: &[f32x8; 8]) -> Block {
     }
 }
 
-/// Visits the blocks in interleaved MCU order with each component's DC
-/// predictor.
-struct McuWalk<'c> {
-    coefs: &'c [Coefs],
-    sampling: [usize; 2],
-    mcux: usize,
-    mcuy: usize,
-}
-
-impl McuWalk<'_> {
-    fn for_each(&self, mut f: impl FnMut(usize, &Block, i16)) {
-        let mut prev = [0i16; 3];
-        let [sh, sv] = self.sampling;
-        for my in 0..self.mcuy {
-            for mx in 0..self.mcux {
-                for (ci, c) in self.coefs.iter().enumerate() {
-                    let (nh, nv) = if ci == 0 { (sh, sv) } else { (1, 1) };
-                    for v in 0..nv {
-                        for u in 0..nh {
-                            let (bx, by) = (mx * nh + u, my * nv + v);
-                            if let Some(block) = c.blocks.get(by * c.bw + bx) {
-                                f(ci, block, prev[ci]);
-                                prev[ci] = block.coefs[0];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Magnitude category of a coefficient (bits needed for `|v|`).
 #[inline(always)]
 fn category(v: i32) -> u32 {
     32 - v.unsigned_abs().leading_zeros()
-}
-
-fn count_block(block: &Block, prev: i16, dc: &mut [u32; 257], ac: &mut [u32; 257]) {
-    let diff = i32::from(block.coefs[0]) - i32::from(prev);
-    dc[category(diff) as usize] += 1;
-    let mut mask = block.nonzero;
-    let mut last = 0u32;
-    while mask != 0 {
-        let k = mask.trailing_zeros();
-        mask &= mask - 1;
-        let mut run = k - last - 1;
-        while run > 15 {
-            ac[0xF0] += 1;
-            run -= 16;
-        }
-        let size = category(i32::from(block.coefs[k as usize & 63]));
-        ac[((run << 4) | size) as usize] += 1;
-        last = k;
-    }
-    if last < 63 {
-        ac[0] += 1;
-    }
-}
-
-fn write_block(bits: &mut BitWriter, block: &Block, prev: i16, dc: &Codes, ac: &Codes) {
-    let diff = i32::from(block.coefs[0]) - i32::from(prev);
-    let size = category(diff);
-    bits.code(dc, size as usize);
-    bits.value(diff, size);
-    let mut mask = block.nonzero;
-    let mut last = 0u32;
-    while mask != 0 {
-        let k = mask.trailing_zeros();
-        mask &= mask - 1;
-        let mut run = k - last - 1;
-        while run > 15 {
-            bits.code(ac, 0xF0);
-            run -= 16;
-        }
-        let v = i32::from(block.coefs[k as usize & 63]);
-        let size = category(v);
-        bits.code(ac, ((run << 4) | size) as usize);
-        bits.value(v, size);
-        last = k;
-    }
-    if last < 63 {
-        bits.code(ac, 0);
-    }
 }
 
 /// A Huffman table as a DHT segment describes it.
@@ -701,13 +759,6 @@ impl BitWriter {
         self.put(u32::from(code), u32::from(len));
     }
 
-    /// The `size` low bits of `v`'s JPEG magnitude representation.
-    #[inline(always)]
-    fn value(&mut self, v: i32, size: u32) {
-        let bits = if v < 0 { v - 1 } else { v };
-        self.put(bits as u32, size);
-    }
-
     /// Pads the last byte with ones and returns the output.
     fn finish(mut self) -> Vec<u8> {
         let pad = (8 - self.n % 8) % 8;
@@ -758,24 +809,19 @@ mod tests {
     fn jpeg_encode_round_trips_through_reference_decoder() {
         for (w, h) in [(300, 201), (1, 1), (17, 9), (64, 64), (301, 15)] {
             let rgb = photo(w, h);
-            for subsampling in [Subsampling::S444, Subsampling::S420] {
+            for progressive in [false, true] {
                 let options = EncodeOptions {
                     quality: 90,
-                    subsampling,
+                    progressive,
                 };
                 let jpeg = encode_rgb(&rgb, w, h, options).unwrap();
                 let back = image::load_from_memory(&jpeg).unwrap().to_rgb8();
                 assert_eq!(back.dimensions(), (w, h));
                 let p = psnr(&rgb, back.as_raw());
-                // Pillow (libjpeg) at q90 on the 300x201 image: 39.2 dB at
-                // 4:4:4, 28.6 dB at 4:2:0 (the blue sawtooth's sharp
-                // chroma edges); tiny images have too few samples to judge.
-                let floor = match (w * h < 100, subsampling) {
-                    (true, _) => 20.0,
-                    (false, Subsampling::S444) => 36.0,
-                    (false, Subsampling::S420) => 27.0,
-                };
-                assert!(p > floor, "{w}x{h} {subsampling:?}: PSNR {p:.1}");
+                // Pillow (libjpeg) at q90 4:4:4 on the 300x201 image:
+                // 39.2 dB; tiny images have too few samples to judge.
+                let floor = if w * h < 100 { 20.0 } else { 36.0 };
+                assert!(p > floor, "{w}x{h} progressive {progressive}: PSNR {p:.1}");
             }
         }
     }
@@ -785,7 +831,7 @@ mod tests {
         let rgb: Vec<u8> = (0..40 * 30).flat_map(|i| [(i % 251) as u8; 3]).collect();
         let options = EncodeOptions {
             quality: 85,
-            subsampling: Subsampling::S444,
+            progressive: false,
         };
         let jpeg = encode_rgb(&rgb, 40, 30, options).unwrap();
         let decoded = image::load_from_memory(&jpeg).unwrap();
@@ -804,7 +850,7 @@ mod tests {
                 150,
                 EncodeOptions {
                     quality,
-                    subsampling: Subsampling::S444,
+                    progressive: false,
                 },
             )
             .unwrap()
