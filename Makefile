@@ -99,8 +99,7 @@ host: ## Build the thumbflow host (profile `host`: optimized, no LTO; see Cargo.
 up: build host ## Run the pipeline on thumbflow's host: REDIS_URL, or a local redis-server it starts; Ctrl-C stops both
 	scripts/up.sh
 
-bench: wasm-target ## Engine (wasm) vs Pillow vs vipsthumbnail on ../shared/corpus (or THUMBFLOW_CORPUS); writes docs/benchmarks.md
-	cargo build --target $(WASM_TARGET) --release -p thumbnailer-core
+bench: build ## Engine (wasm) vs Pillow vs vipsthumbnail on ../shared/corpus (or THUMBFLOW_CORPUS), start-up of render and up; writes docs/benchmarks.md
 	cargo build --profile host -p thumbflow --bin thumbflow-bench --bin thumbflow
 	python3 bench/run.py
 

@@ -4,14 +4,14 @@ vipsthumbnail, on the shared corpus, and docs/benchmarks.md from the run.
 
 Three tools, one thread each, the same files in the same order:
   wasm    the real thumbnailer_core.wasm in wasmtime (target/host/thumbflow-bench),
-          default recipe (inside 300x300, JPEG q90); time and peak linear
+          default recipe (inside 300x300, JPEG q68); time and peak linear
           memory per file, a fresh instance per file as in the pipeline
-          (and once more at Pillow's quality, recipe thumb=300x300,q75, "wasm-q75")
+          (and once more at the former default quality, recipe thumb=300x300,q90, "wasm-q90")
   pillow  the classic Lambda handler: Image.open, thumbnail((300, 300)),
           save(format="JPEG") (bench/pillow_handler.py, one warm process)
   vips    vipsthumbnail --size 300x300> (VIPS_CONCURRENCY=1, one process
           for all files, so start-up is paid once)
-wasm, wasm-q75 and pillow are persistent processes that take turns file by
+wasm, wasm-q90 and pillow are persistent processes that take turns file by
 file, so background load falls on them alike. Every tool handles every file
 REPEAT (3) times; the fastest time counts.
 
@@ -28,8 +28,10 @@ vipsthumbnail with apt-get (Debian package libvips-tools).
 Start-up (its own section): wall time of `thumbflow render` on one small
 JPEG (target/host/thumbflow) with an empty compile cache (first start:
 Cranelift compiles the engine and stores it), again on the same cache (second
-start: loaded from disk) and with --disable-cache; STARTUP_ROUNDS rounds, each
-on a new cache directory, median and fastest. `--startup-only` runs just this.
+start: loaded from disk) and with --disable-cache; and of `thumbflow up`
+(spin.toml, a redis-server of its own on a free port) until GET /healthz
+answers, first and second start; STARTUP_ROUNDS rounds, each on a new cache
+directory, median and fastest. `--startup-only` runs just this.
 
 Usage: bench/run.py [--corpus DIR] [--out docs/benchmarks.md] [--skip-install] [--startup-only]
 The corpus defaults to $THUMBFLOW_CORPUS, else ../shared/corpus.
@@ -173,7 +175,7 @@ class Worker:
 
 
 def run_interleaved(rows, work):
-    """wasm (default recipe), wasm (q75) and Pillow, file by file in turn
+    """wasm (default recipe), wasm (q90) and Pillow, file by file in turn
     (the order rotating per file), so load from anything else on the
     machine falls on all of them alike."""
     if not os.path.isfile(BENCH_BIN) or not os.path.isfile(CORE_WASM):
@@ -182,13 +184,13 @@ def run_interleaved(rows, work):
     workers = {
         "wasm": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm"),
                         "--repeat", str(REPEAT), "--stdin", "--recipe", "", rows[0]["path"]]),
-        "wasm-q75": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm-q75"),
-                            "--repeat", str(REPEAT), "--stdin", "--recipe", "thumb=300x300,q75", rows[0]["path"]]),
+        "wasm-q90": Worker([BENCH_BIN, "--component", CORE_WASM, "--out", os.path.join(work, "wasm-q90"),
+                            "--repeat", str(REPEAT), "--stdin", "--recipe", "thumb=300x300,q90", rows[0]["path"]]),
         "pillow": Worker([sys.executable, os.path.join(REPO, "bench", "pillow_handler.py"), f"--repeat={REPEAT}",
                           "--stdin", os.path.join(work, "pillow")]),
     }
     # The wasm workers handle the first file once up front (warm-up); read it.
-    for name in ("wasm", "wasm-q75"):
+    for name in ("wasm", "wasm-q90"):
         json.loads(workers[name].proc.stdout.readline())
     results = {name: {} for name in workers}
     order = list(workers)
@@ -345,8 +347,8 @@ def mib(b):
     return f"{b / 1048576:.1f} MiB"
 
 
-FORMAT_TOOLS = ("wasm", "wasm-q75", "pillow")
-CHART_COLOURS = {"wasm": "#2b6cb0", "wasm-q75": "#63b3ed", "pillow": "#dd6b20", "vips": "#718096"}
+FORMAT_TOOLS = ("wasm", "wasm-q90", "pillow")
+CHART_COLOURS = {"wasm": "#2b6cb0", "wasm-q90": "#63b3ed", "pillow": "#dd6b20", "vips": "#718096"}
 
 
 def per_format(rows, tools):
@@ -429,16 +431,16 @@ def write_report(path, ctx):
     add("What runs, all single-threaded, same files, same order:")
     add("")
     add("- **wasm**: `thumbnailer_core.wasm` (the component `spin.toml` runs) in wasmtime via "
-        "`target/host/thumbflow-bench`, default recipe (inside 300x300, never upscaled, JPEG q90); "
+        "`target/host/thumbflow-bench`, default recipe (inside 300x300, never upscaled, baseline JPEG q68 4:4:4 with per-image Huffman tables); "
         "a fresh instance per file; time is the `render` call.")
-    add("- **wasm-q75**: the same component with the recipe `thumb=300x300,q75` (everything else default), "
-        "for a comparison at Pillow's own JPEG quality.")
+    add("- **wasm-q90**: the same component with the recipe `thumb=300x300,q90` (everything else default): "
+        "the default before issue 13, which holds the issue-4 quality floor.")
     add("- **pillow**: the classic Lambda handler, `Image.open`, `image.thumbnail((300, 300))`, "
         "`image.save(buf, format='JPEG')` (quality 75), in one warm Python process (`bench/pillow_handler.py`).")
     add("- **vips**: `vipsthumbnail --size '300x300>'` with `VIPS_CONCURRENCY=1`, one process per file set "
         "(start-up paid once); its time is the process wall time.")
     add("")
-    add("wasm, wasm-q75 and pillow run as persistent processes fed one file at a time, taking turns "
+    add("wasm, wasm-q90 and pillow run as persistent processes fed one file at a time, taking turns "
         "file by file, so background load on the machine falls on them alike.")
     add(f"Every tool handles every file {REPEAT} times and the fastest time counts (other work on a shared "
         "machine only ever adds time); the ratios below come from this one run.")
@@ -449,14 +451,14 @@ def write_report(path, ctx):
     add("|---|---:|---:|---:|---:|---:|---:|")
     for subset, key in (("whole corpus", "all"), ("all JPEGs", "jpeg"), ("JPEG >= 8 MP", "big")):
         base = tools["pillow"][key]["ips"]
-        for t in ("wasm", "wasm-q75", "pillow", "vips"):
+        for t in ("wasm", "wasm-q90", "pillow", "vips"):
             s = tools[t][key]
             add(f"| {t} ({subset}) | {s['n']} | {len(s['failures'])} | {s['seconds']:.3f} | {s['ips']:.2f} | "
                 f"{s['mps']:.1f} | {s['ips'] / base:.2f}x |")
     add("")
     formats = per_format(rows, tools)
-    groups = [("whole corpus", {t: tools[t]["all"]["ips"] for t in ("wasm", "wasm-q75", "pillow", "vips")}),
-              ("JPEG >= 8 MP", {t: tools[t]["big"]["ips"] for t in ("wasm", "wasm-q75", "pillow", "vips")})]
+    groups = [("whole corpus", {t: tools[t]["all"]["ips"] for t in ("wasm", "wasm-q90", "pillow", "vips")}),
+              ("JPEG >= 8 MP", {t: tools[t]["big"]["ips"] for t in ("wasm", "wasm-q90", "pillow", "vips")})]
     groups += [(f"{e['format']} ({e['n']})", {t: e[t] for t in FORMAT_TOOLS}) for e in formats]
     chart = os.path.join(os.path.dirname(path), "bench-engine.svg")
     write_chart(chart, groups)
@@ -498,7 +500,7 @@ def write_report(path, ctx):
     add("")
     add("| tool | failures | wrong orientations | wrong sizes | mean SSIM | min SSIM (file) | files < 0.90 |")
     add("|---|---:|---:|---:|---:|---:|---:|")
-    for t in ("wasm", "wasm-q75", "pillow", "vips"):
+    for t in ("wasm", "wasm-q90", "pillow", "vips"):
         q = tools[t]["quality"]
         add(f"| {t} | {len(tools[t]['all']['failures'])} | {len(q['wrong_orientation'])} | {len(q['wrong_size'])} | "
             f"{q['mean']:.4f} | {q['min']:.4f} ({q['min_file']}) | {q['below']} |")
@@ -533,11 +535,11 @@ def write_report(path, ctx):
     add("")
     add("Times in ms (vips: not timed per file); SSIM against the reference; `-` = failed.")
     add("")
-    add("| file | MP | wasm ms | wasm peak | pillow ms | SSIM wasm | SSIM wasm-q75 | SSIM pillow | SSIM vips |")
+    add("| file | MP | wasm ms | wasm peak | pillow ms | SSIM wasm | SSIM wasm-q90 | SSIM pillow | SSIM vips |")
     add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         f = r["file"]
-        wr, qr, pr, vr = (tools[t]["results"][f] for t in ("wasm", "wasm-q75", "pillow", "vips"))
+        wr, qr, pr, vr = (tools[t]["results"][f] for t in ("wasm", "wasm-q90", "pillow", "vips"))
 
         def s(res):
             if not res.get("ok"):
@@ -606,6 +608,80 @@ def measure_startup(work):
     return times
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url, proc, deadline):
+    """Polls `url` until it answers 200; False if `proc` exits or time runs out."""
+    import urllib.request
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.005)
+    return False
+
+
+def measure_up_startup(work):
+    """Wall seconds from starting `thumbflow up` (spin.toml, its seven
+    components) to the gateway answering GET /healthz 200: first start on an
+    empty compile cache, second on the cache the first filled;
+    STARTUP_ROUNDS rounds, each on a new cache directory and state
+    directory, against a redis-server of our own on a free port. None if
+    redis-server or the components are missing."""
+    if not shutil.which("redis-server"):
+        log("start-up: thumbflow up skipped, redis-server not on PATH (apt-get install redis-server)")
+        return None
+    wasm_dir = os.path.dirname(CORE_WASM)
+    missing = [c for c in ("gateway", "normalizer", "thumbnailer", "notifier", "normalizer_core", "notifier_core")
+               if not os.path.isfile(os.path.join(wasm_dir, c + ".wasm"))]
+    if missing:
+        log(f"start-up: thumbflow up skipped, components missing ({', '.join(missing)}): make build")
+        return None
+    redis_port = free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times = {"first": [], "second": []}
+    try:
+        for i in range(STARTUP_ROUNDS):
+            config = os.path.join(work, f"up-cache-{i}.toml")
+            with open(config, "w") as f:
+                f.write(f"[cache]\ndirectory = {json.dumps(os.path.join(work, f'up-cache-{i}'))}\n")
+            for kind in ("first", "second"):
+                port = free_port()
+                cmd = [HOST_BIN, "up", "--manifest", os.path.join(REPO, "spin.toml"), "--listen", f"127.0.0.1:{port}",
+                       "--state-dir", os.path.join(work, f"up-state-{i}-{kind}"),
+                       "--variable", f"redis_address=redis://127.0.0.1:{redis_port}", "--cache", config]
+                log_file = open(os.path.join(work, f"up-{i}-{kind}.log"), "w")
+                started = time.perf_counter()
+                proc = subprocess.Popen(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT)
+                ok = wait_http(f"http://127.0.0.1:{port}/healthz", proc, started + 120)
+                wall = time.perf_counter() - started
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                log_file.close()
+                if not ok:
+                    sys.exit(f"{' '.join(cmd)} did not serve /healthz (log: {log_file.name})")
+                times[kind].append(wall)
+    finally:
+        redis.terminate()
+        redis.wait()
+    return times
+
+
 def write_startup_report(path, times, ctx):
     def ms(xs):
         xs = sorted(xs)
@@ -613,7 +689,7 @@ def write_startup_report(path, times, ctx):
 
     m = ctx["machine"]
     L = [
-        "## Start-up: `thumbflow render` with the compile cache (issue 13)",
+        "## Start-up: `thumbflow render` and `thumbflow up` with the compile cache (issue 13)",
         "",
         "Generated by `make bench` (`bench/run.py`, or `bench/run.py --startup-only`); do not edit by hand, rerun it.",
         "",
@@ -632,6 +708,24 @@ def write_startup_report(path, times, ctx):
         f"| `--disable-cache` (compile every time) | {ms(times['disabled'])} |",
         "",
     ]
+    up = ctx.get("up")
+    if up:
+        second = sorted(up["second"])[len(up["second"]) // 2]
+        L += [
+            f"`thumbflow up` as a user starts it: wall time from starting the process (`spin.toml`, its seven "
+            f"components composed and pre-instantiated, a `redis-server` of the bench's own on a free port) to the "
+            f"gateway answering `GET /healthz` with 200; {STARTUP_ROUNDS} rounds, each on a new cache and state "
+            f"directory; median.",
+            "",
+            "| start | wall time to serving /healthz |",
+            "|---|---:|",
+            f"| first (empty cache: compile, store) | {ms(up['first'])} |",
+            f"| second (same cache: load from disk) | {ms(up['second'])} |",
+            "",
+            f"Goal of issue 13 (a second start of `thumbflow up` under 0.5 s): "
+            f"**{'met' if second < 0.5 else 'not met'}** ({second * 1000:.0f} ms).",
+            "",
+        ]
     replace_section(path, "bench-startup", "\n".join(L))
 
 
@@ -641,7 +735,10 @@ def startup_section(out, work, command):
         return None
     log(f"start-up: thumbflow render, first vs second start, {STARTUP_ROUNDS} rounds")
     times = measure_startup(work)
+    log(f"start-up: thumbflow up to /healthz, first vs second start, {STARTUP_ROUNDS} rounds")
+    up = measure_up_startup(work)
     ctx = {
+        "up": up,
         "command": command,
         "machine": machine(),
         "wasmtime": versions_wasmtime(),
@@ -700,7 +797,7 @@ def main():
             f.read()
 
     work = tempfile.mkdtemp(prefix="thumbflow-bench-")
-    log(f"wasm, wasm (q75) and pillow, interleaved file by file: {len(rows)} files x {REPEAT}")
+    log(f"wasm, wasm (q90) and pillow, interleaved file by file: {len(rows)} files x {REPEAT}")
     tools = run_interleaved(rows, work)
     log("vips")
     os.makedirs(os.path.join(work, "vips"), exist_ok=True)
@@ -747,8 +844,12 @@ def main():
          not w["all"]["failures"]),
         ("zero wrong orientations", f"{len(q['wrong_orientation'])} (Pillow: {len(p['quality']['wrong_orientation'])})",
          not q["wrong_orientation"]),
-        ("mean SSIM >= 0.95", f"{q['mean']:.4f}", q["mean"] >= 0.95),
-        ("no file below SSIM 0.90", f"min {q['min']:.4f} ({q['min_file']})", q["below"] == 0),
+        ("mean SSIM >= 0.95 (default recipe; q90 in brackets)",
+         f"{q['mean']:.4f} (q90: {tools['wasm-q90']['quality']['mean']:.4f})", q["mean"] >= 0.95),
+        ("no file below SSIM 0.90 (default recipe; q90 in brackets)",
+         f"min {q['min']:.4f} ({q['min_file']}), {q['below']} below (q90: min "
+         f"{tools['wasm-q90']['quality']['min']:.4f}, {tools['wasm-q90']['quality']['below']} below)",
+         q["below"] == 0),
         ("peak linear memory < 64 MiB for a 20 MP JPEG", mib(peak20), 0 < peak20 < 64 << 20),
     ]
     # Issue 13's goals, measured in the same run.
@@ -758,14 +859,21 @@ def main():
     both = [r for r in rows if w["results"][r["file"]].get("bytes") and p["results"][r["file"]].get("bytes")]
     mean_bytes = {t: sum(tools[t]["results"][r["file"]]["bytes"] for r in both) / max(1, len(both))
                   for t in ("wasm", "pillow")}
+    # SSIM over the same files (Pillow's wrong orientations count as they score).
+    mean_ssim = {t: sum(tools[t]["results"][r["file"]]["ssim"] for r in both) / max(1, len(both))
+                 for t in ("wasm", "pillow")}
+    better = sum(1 for r in both
+                 if tools["wasm"]["results"][r["file"]]["ssim"] >= tools["pillow"]["results"][r["file"]]["ssim"])
     targets += [
         ("issue 13: whole corpus images/s >= 1.5x Pillow", f"{all_ratio:.2f}x", all_ratio >= 1.5),
         ("issue 13: no file below 0.8x Pillow", f"slowest {slowest[0]:.2f}x ({slowest[1]})", slowest[0] >= 0.8),
         ("issue 13: peak linear memory <= 32 MiB for every file", f"{mib(w['peak_max'])} ({w['peak_max_file']})",
          w["peak_max"] <= 32 << 20),
-        ("issue 13: mean thumbnail bytes <= Pillow's (default recipe q90 4:4:4 vs Pillow q75)",
-         f"{mean_bytes['wasm']:.0f} vs {mean_bytes['pillow']:.0f} ({len(both)} files both made)",
-         mean_bytes["wasm"] <= mean_bytes["pillow"]),
+        ("issue 13: at equal or better mean SSIM than Pillow, mean thumbnail bytes <= Pillow's "
+         "(default recipe vs Pillow's q75 4:2:0)",
+         f"{mean_bytes['wasm']:.0f} vs {mean_bytes['pillow']:.0f} bytes, SSIM {mean_ssim['wasm']:.4f} vs "
+         f"{mean_ssim['pillow']:.4f} ({len(both)} files both made; {better} of them at equal or better SSIM)",
+         mean_bytes["wasm"] <= mean_bytes["pillow"] and mean_ssim["wasm"] >= mean_ssim["pillow"]),
     ]
     notes = []
     if not targets[0][2] or not targets[1][2]:
@@ -789,11 +897,17 @@ def main():
         "Ratios close to 1.0 move by a few percent from run to run on a shared 2-core machine even with "
         "the file-by-file interleaving (the whole-corpus ratio was seen between 0.89x and 1.03x on the "
         "day of this run, while other builds ran); the >= 8 MP JPEG ratio and the quality figures are stable.")
-    q75 = tools["wasm-q75"]["quality"]
+    q90 = tools["wasm-q90"]["quality"]
     notes.append(
-        f"Quality: the default recipe is JPEG q90 (4:4:4). At Pillow's own q75 the engine scores mean SSIM "
-        f"{q75['mean']:.4f}, min {q75['min']:.4f} ({q75['min_file']}), {q75['below']} file(s) below 0.90: "
-        "what costs SSIM at lower qualities is JPEG quantisation of fine texture, not the decode or the resize.")
+        "Quality and bytes: the default recipe is baseline JPEG q68 4:4:4 with Huffman tables built per image "
+        f"(mean SSIM {q['mean']:.4f}, {q['below']} file(s) below 0.90, mean {mean_bytes['wasm']:.0f} bytes). "
+        f"The former default, q90, scores mean {q90['mean']:.4f}, min {q90['min']:.4f}, {q90['below']} below 0.90 "
+        f"at about twice the bytes. Issue 13 asks for Pillow's bytes at Pillow's SSIM; issue 4's floor (mean >= 0.95, "
+        "none below 0.90) costs about 15 KB per thumbnail on this corpus (q85 or more), so the two cannot both hold "
+        "with baseline JPEG: the default now meets issue 13 and trades issue 4's floor, and `q90` in the recipe "
+        "keeps it. What costs SSIM at lower qualities is JPEG quantisation of fine texture (the low files are the "
+        "same for Pillow), not the decode or the resize. 4:2:0 chroma was measured and loses: at equal bytes, "
+        "4:4:4 scores higher on this corpus at every quality from 50 to 90.")
     ctx = {
         "rows": rows,
         "big": big,

@@ -27,7 +27,7 @@ mod bindings {
 }
 
 /// The recipes when the app configures none.
-const DEFAULT_RECIPES: &str = "thumb=300x300,jpeg,q90";
+const DEFAULT_RECIPES: &str = "thumb=300x300,jpeg,q68";
 
 struct Engine;
 

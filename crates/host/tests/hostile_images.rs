@@ -17,7 +17,7 @@ use common::root;
 
 use hostile::{
     garbage_exif_payloads, gif_claiming, gif_with_frames, jpeg_with_app1, png_claiming,
-    png_zero_bomb,
+    png_interlaced, png_zero_bomb,
 };
 use thumbflow::cores::{CallError, ImageLimits, Recipe};
 use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
@@ -98,8 +98,8 @@ fn hostile_images_rejected_under_budget() {
     );
     assert_rejected(
         &core,
-        "PNG whose IDAT inflates to 192 MB",
-        &png_zero_bomb(8000, 8000, 8000 * (1 + 3 * 8000)),
+        "interlaced PNG whose IDAT inflates to 192 MB",
+        &png_interlaced(&png_zero_bomb(8000, 8000, 8000 * (1 + 3 * 8000))),
         "memory_budget",
     );
     assert_rejected(

@@ -22,8 +22,11 @@
 //! - `jpeg`: our JPEG decoder, which decodes straight to 1/2, 1/4 or 1/8
 //!   size with a scaled IDCT and, at 1/8, reads only the DC scans of a
 //!   progressive file; CMYK/YCCK Adobe JPEGs included.
-//!   Other formats decode with the `image` crate's codecs (WebP through
-//!   `image-webp` directly, with cheaper chroma upsampling).
+//!   PNG, BMP and strip TIFF decode row by row (`stream`), lossy WebP
+//!   macroblock row by macroblock row (`webp`, a fork of `image-webp`'s VP8
+//!   decoder without the loop filter), all into the box reducer (`reduce`),
+//!   so the full-size image never exists; everything else decodes whole with
+//!   the `image` crate's codecs.
 //! - [`geometry`]: [`fit_dimensions`], the fit math (round to nearest, min 1 px).
 //! - `pixels`: normalising decoded images to 8-bit RGB/RGBA, alpha flattening.
 //! - `colour`: embedded ICC profiles to sRGB with `moxcms`, CMYK to RGB.
@@ -53,8 +56,11 @@ mod orient;
 mod pixels;
 pub mod probe;
 pub mod recipe;
+mod reduce;
 pub mod render;
 mod resize;
+mod stream;
+mod webp;
 
 pub use error::ImagingError;
 pub use geometry::fit_dimensions;

@@ -50,6 +50,13 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<SourceInfo, ImagingError> 
     let opened = open(bytes, limits)?;
     let needed = match &opened.decoder {
         Decoder::Jpeg(frame) => crate::render::jpeg_estimate(bytes, frame, 8),
+        Decoder::Image(decoder) if crate::stream::streams(&opened.info.format, bytes) => {
+            // The cheapest decode: streamed, reduced as far as any output
+            // of at least one pixel allows.
+            let (w, h) = decoder.dimensions();
+            let row = decoder.total_bytes() / u64::from(h.max(1));
+            crate::stream::estimate(w, h, (w / 2, h / 2), row)
+        }
         Decoder::Image(decoder) => crate::render::image_estimate(decoder.as_ref()),
     };
     limits.check_memory(needed)?;

@@ -7,7 +7,7 @@
 //! | option            | meaning                                   | default  |
 //! |-------------------|-------------------------------------------|----------|
 //! | `jpeg`/`png`/`webp` | output encoding                         | `jpeg`   |
-//! | `qNN`             | JPEG quality, 1..=100                     | `q90`    |
+//! | `qNN`             | JPEG quality, 1..=100                     | `q68`    |
 //! | `inside`/`cover`/`exact` | how the image is fitted to the box | `inside` |
 //! | `upscale`         | enlarge images smaller than the box       | off      |
 //! | `bg=RRGGBB`       | background for flattening alpha into JPEG | `ffffff` |
@@ -104,7 +104,8 @@ pub struct Recipe {
 
 impl Default for Recipe {
     /// The classic AWS Lambda + Pillow thumbnail: inside 300x300, aspect
-    /// kept, never upscaled, JPEG (quality 90), white background.
+    /// kept, never upscaled, JPEG (quality 68: Pillow's bytes at a higher
+    /// SSIM, see docs/benchmarks.md), white background.
     fn default() -> Self {
         Self {
             name: "thumb".to_owned(),
@@ -113,7 +114,7 @@ impl Default for Recipe {
             height: 300,
             fit: Fit::Inside,
             format: OutputFormat::Jpeg,
-            quality: 90,
+            quality: 68,
             upscale: false,
             background: [255, 255, 255],
             max_bytes: None,
@@ -384,7 +385,7 @@ mod tests {
         assert_eq!((r.width, r.height), (300, 300));
         assert_eq!(r.fit, Fit::Inside);
         assert_eq!(r.format, OutputFormat::Jpeg);
-        assert_eq!(r.quality, 90);
+        assert_eq!(r.quality, 68);
         assert!(!r.upscale);
         assert_eq!(r.background, [255, 255, 255]);
         assert!(r.validate().is_ok());
@@ -398,7 +399,7 @@ mod tests {
 
     #[test]
     fn recipe_parses_brief_example() {
-        let r = parse_recipes("thumb=300x300,jpeg,q90;small=64x64,cover,webp,v2").unwrap();
+        let r = parse_recipes("thumb=300x300,jpeg,q68;small=64x64,cover,webp,v2").unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[0], Recipe::default());
         assert_eq!(

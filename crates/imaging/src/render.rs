@@ -28,7 +28,9 @@ use crate::orient;
 use crate::pixels::{self, Pixels};
 use crate::probe::{map_image_error, map_jpeg_error, open, Decoder};
 use crate::recipe::{Fit, Recipe};
-use crate::resize::{resize, Crop};
+use crate::reduce::{reduce, Reduced};
+use crate::resize::{reduce_factors, resize, source_region, Crop};
+use crate::stream;
 
 /// JPEG decode scales are chosen so the decoded image keeps at least this
 /// many times the output's pixels per axis (in the region a recipe uses),
@@ -73,6 +75,14 @@ struct Plan<'r> {
 }
 
 impl Plan<'_> {
+    /// The box reduction of a `(w, h)` source this recipe allows: as much
+    /// as leaves the Lanczos pass at least 2x (see `resize`).
+    fn reduce_factors(&self, (w, h): (u32, u32)) -> (u32, u32) {
+        let dst = (self.stored_width, self.stored_height);
+        let region = source_region((f64::from(w), f64::from(h)), dst, self.crop);
+        reduce_factors(&region, dst)
+    }
+
     /// Whether a decode at `1/denom` of the stored `(w, h)` still leaves
     /// `DCT_GAP` times the output in the region this recipe uses.
     fn allows_denom(&self, (w, h): (u32, u32), denom: u32) -> bool {
@@ -111,6 +121,11 @@ pub fn render(
         .collect::<Result<Vec<_>, _>>()?;
 
     let icc = opened.icc;
+    // The box reduction every recipe allows (at least 2x left for Lanczos).
+    let factors = plans
+        .iter()
+        .map(|p| p.reduce_factors(stored))
+        .fold((u32::MAX, u32::MAX), |(a, b), (x, y)| (a.min(x), b.min(y)));
     let (source, rgb_profile) = match opened.decoder {
         Decoder::Jpeg(frame) => {
             check_jpeg_complete(bytes)?;
@@ -128,7 +143,7 @@ pub fn render(
                 let decoder = reader
                     .into_decoder()
                     .map_err(|e| map_image_error(&format, e))?;
-                (decode_with(decoder, &format)?, icc)
+                (Reduced::whole(decode_with(decoder, &format)?), icc)
             } else {
                 limits.check_memory(jpeg_estimate(bytes, &frame, denom))?;
                 let decoded = jpeg::decode(bytes, denom).map_err(|e| map_jpeg_error(&e))?;
@@ -136,19 +151,53 @@ pub fn render(
                 let pixels = pixels::from_jpeg(decoded, icc.as_deref()).ok_or_else(|| {
                     ImagingError::Decode("jpeg: decoder returned a short buffer".to_owned())
                 })?;
+                // The last block row and column may be partial: the
+                // decoded image stands for exactly 1/denom of the source.
+                let d = f64::from(denom);
+                let extent = (f64::from(stored.0) / d, f64::from(stored.1) / d);
                 // A CMYK profile was used up by the conversion to RGB.
-                (pixels, if cmyk { None } else { icc })
+                (Reduced { pixels, extent }, if cmyk { None } else { icc })
             }
         }
         Decoder::Image(decoder) => {
-            limits.check_memory(image_estimate(decoder.as_ref()))?;
-            let pixels = if format == "webp" {
-                drop(decoder);
-                decode_webp(bytes, limits)?
+            let whole_estimate = image_estimate(decoder.as_ref());
+            let row_bytes = decoder.total_bytes() / u64::from(stored.1.max(1));
+            drop(decoder);
+            // (plus, for WebP, the decoder's copy of its partitions)
+            let streaming = stream::estimate(stored.0, stored.1, factors, row_bytes)
+                + if format == "webp" {
+                    bytes.len() as u64
+                } else {
+                    0
+                };
+            let alloc = limits.decoder_limits().max_alloc.unwrap_or(u64::MAX);
+            // Files the header shows will stream are budgeted for that;
+            // others for a whole image, checked before it is decoded.
+            limits.check_memory(if stream::streams(&format, bytes) {
+                streaming
             } else {
-                decode_with(decoder, &format)?
+                streaming.min(whole_estimate)
+            })?;
+            let streamed = match format.as_str() {
+                "png" => stream::png(bytes, factors, alloc).transpose()?,
+                "bmp" => stream::bmp(bytes, factors),
+                "tiff" => stream::tiff(bytes, factors, alloc).transpose()?,
+                "webp" => crate::webp::decode(bytes, factors).transpose()?,
+                _ => None,
             };
-            (pixels, icc)
+            let source = match streamed {
+                Some(reduced) => reduced,
+                None => {
+                    limits.check_memory(whole_estimate)?;
+                    let pixels = if format == "webp" {
+                        decode_webp(bytes, limits)?
+                    } else {
+                        decode_whole(bytes, &format, limits)?
+                    };
+                    reduce(pixels, factors.0, factors.1)
+                }
+            };
+            (source, icc)
         }
     };
     let to_srgb = rgb_profile.as_deref().and_then(ToSrgb::new);
@@ -216,6 +265,19 @@ fn plan<'r>(
             Crop::None
         },
     })
+}
+
+/// Opens `bytes` again with the `image` crate and decodes the first frame
+/// (the path for files the streaming decoders do not take).
+fn decode_whole(bytes: &[u8], format: &str, limits: &Limits) -> Result<Pixels, ImagingError> {
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImagingError::Decode(format!("{format}: {e}")))?;
+    reader.limits(limits.decoder_limits());
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| map_image_error(format, e))?;
+    decode_with(decoder, format)
 }
 
 /// Decodes the first frame with an `image` crate decoder and normalises it.

@@ -22,6 +22,7 @@ use fast_image_resize::{CropBox, FilterType, PixelType, ResizeAlg, ResizeOptions
 use image::{RgbImage, RgbaImage};
 
 use crate::pixels::Pixels;
+use crate::reduce::{reduce, Reduced};
 
 /// The box pre-shrink leaves at least this factor for the Lanczos pass.
 const REDUCING_GAP: f64 = 2.0;
@@ -35,38 +36,30 @@ pub(crate) enum Crop {
     Centre,
 }
 
-/// Resizes `src` to `width` x `height`. A same-size, uncropped request is a
-/// plain copy. Errors are internal (buffer sizes) and carry a message.
+/// Resizes `src` to `width` x `height`. A same-size, uncropped request of
+/// an unreduced image is a plain copy. Errors are internal (buffer sizes)
+/// and carry a message.
 pub(crate) fn resize(
     resizer: &mut Resizer,
-    src: &Pixels,
+    src: &Reduced,
     width: u32,
     height: u32,
     crop: Crop,
 ) -> Result<Pixels, String> {
-    if src.dimensions() == (width, height) && crop == Crop::None {
-        return Ok(src.clone());
+    let dims = src.pixels.dimensions();
+    let whole = (f64::from(dims.0), f64::from(dims.1));
+    if dims == (width, height) && crop == Crop::None && src.extent == whole {
+        return Ok(src.pixels.clone());
     }
-    let (src_w, src_h) = src.dimensions();
-    // The part of the source that ends up in the output, in source pixels.
-    let region = match crop {
-        Crop::None => CropBox {
-            left: 0.0,
-            top: 0.0,
-            width: f64::from(src_w),
-            height: f64::from(src_h),
-        },
-        Crop::Centre => {
-            CropBox::fit_src_into_dst_size(src_w, src_h, width, height, Some((0.5, 0.5)))
-        }
-    };
+    // The part of the source that ends up in the output, in `src` pixels.
+    let region = source_region(src.extent, (width, height), crop);
     let (kx, ky) = reduce_factors(&region, (width, height));
     let reduced;
     let src = if kx > 1 || ky > 1 {
-        reduced = box_reduce(src, kx, ky);
-        &reduced
+        reduced = reduce(src.pixels.clone(), kx, ky);
+        &reduced.pixels
     } else {
-        src
+        &src.pixels
     };
     // The same region in (possibly reduced) pixels; fractional on purpose,
     // so partial edge blocks only count for the part that is real.
@@ -109,6 +102,33 @@ pub(crate) fn resize(
     }
 }
 
+/// The region of a source `extent` (in its pixels) that a `dst` output
+/// shows: all of it, or the centred crop with the output's aspect ratio.
+pub(crate) fn source_region((w, h): (f64, f64), (dst_w, dst_h): (u32, u32), crop: Crop) -> CropBox {
+    match crop {
+        Crop::None => CropBox {
+            left: 0.0,
+            top: 0.0,
+            width: w,
+            height: h,
+        },
+        Crop::Centre => {
+            let ratio = f64::from(dst_w.max(1)) / f64::from(dst_h.max(1));
+            let (cw, ch) = if w / h.max(f64::MIN_POSITIVE) > ratio {
+                (h * ratio, h)
+            } else {
+                (w, w / ratio)
+            };
+            CropBox {
+                left: (w - cw) / 2.0,
+                top: (h - ch) / 2.0,
+                width: cw,
+                height: ch,
+            }
+        }
+    }
+}
+
 fn run(
     resizer: &mut Resizer,
     raw: &[u8],
@@ -127,121 +147,13 @@ fn run(
 
 /// Integer box factors per axis: as large as possible while the source
 /// region stays at least `REDUCING_GAP` times the output.
-fn reduce_factors(region: &CropBox, (dst_w, dst_h): (u32, u32)) -> (u32, u32) {
+pub(crate) fn reduce_factors(region: &CropBox, (dst_w, dst_h): (u32, u32)) -> (u32, u32) {
     let factor = |region: f64, dst: u32| {
         let k = (region / f64::from(dst.max(1)) / REDUCING_GAP).floor();
         // `as` saturates; k is finite and non-negative here.
         (k as u32).max(1)
     };
     (factor(region.width, dst_w), factor(region.height, dst_h))
-}
-
-/// Averages `kx` x `ky` blocks (partial blocks at the right and bottom edges
-/// average what they have). RGBA is averaged with colour weighted by alpha.
-fn box_reduce(src: &Pixels, kx: u32, ky: u32) -> Pixels {
-    let (w, h) = src.dimensions();
-    let (ow, oh) = (w.div_ceil(kx), h.div_ceil(ky));
-    let dims = (w as usize, h as usize, kx as usize, ky as usize);
-    match src {
-        Pixels::Rgb(img) => {
-            let buf = reduce_rgb(img.as_raw(), dims);
-            RgbImage::from_raw(ow, oh, buf).map_or_else(|| Pixels::Rgb(img.clone()), Pixels::Rgb)
-        }
-        Pixels::Rgba(img) => {
-            let buf = reduce_rgba(img.as_raw(), dims);
-            RgbaImage::from_raw(ow, oh, buf).map_or_else(|| Pixels::Rgba(img.clone()), Pixels::Rgba)
-        }
-    }
-}
-
-/// Box-averages packed RGB rows; `(w, h, kx, ky)` as in [`box_reduce`].
-fn reduce_rgb(raw: &[u8], (w, h, kx, ky): (usize, usize, usize, usize)) -> Vec<u8> {
-    let (ow, oh) = (w.div_ceil(kx), h.div_ceil(ky));
-    let mut out = Vec::with_capacity(ow * oh * 3);
-    // Column sums over one band of `ky` rows, per sample (<= 255 * ky).
-    let mut column = vec![0u32; w * 3];
-    for band in raw.chunks(w * 3 * ky) {
-        column.fill(0);
-        for row in band.chunks_exact(w * 3) {
-            add_row(&mut column, row);
-        }
-        let rows = (band.len() / (w * 3)) as u64;
-        for block in column.chunks(kx * 3) {
-            let n = (block.len() / 3) as u64 * rows;
-            let mut rgb = [0u64; 3];
-            for px in block.chunks_exact(3) {
-                rgb[0] += u64::from(px[0]);
-                rgb[1] += u64::from(px[1]);
-                rgb[2] += u64::from(px[2]);
-            }
-            out.extend(rgb.map(|s| div_round(s, n)));
-        }
-    }
-    out
-}
-
-/// `column[i] += row[i]`: the hot loop of the RGB box step (one add per
-/// source sample). An index loop over equal-length slices: bounds checks
-/// are hoisted and it vectorises in release, and it has no per-sample
-/// iterator calls in unoptimised test builds.
-fn add_row(column: &mut [u32], row: &[u8]) {
-    let n = column.len().min(row.len());
-    let (column, row) = (&mut column[..n], &row[..n]);
-    let mut i = 0;
-    while i < n {
-        column[i] += u32::from(row[i]);
-        i += 1;
-    }
-}
-
-/// Box-averages packed RGBA rows with alpha-weighted colour.
-fn reduce_rgba(raw: &[u8], (w, h, kx, ky): (usize, usize, usize, usize)) -> Vec<u8> {
-    let (ow, oh) = (w.div_ceil(kx), h.div_ceil(ky));
-    let mut out = Vec::with_capacity(ow * oh * 4);
-    // Column sums over one band of `ky` rows: colour * alpha and alpha.
-    let mut column = vec![0u64; w * 4];
-    for band in raw.chunks(w * 4 * ky) {
-        column.fill(0);
-        for row in band.chunks_exact(w * 4) {
-            add_row_premultiplied(&mut column, row);
-        }
-        let rows = (band.len() / (w * 4)) as u64;
-        for block in column.chunks(kx * 4) {
-            let n = (block.len() / 4) as u64 * rows;
-            let mut sum = [0u64; 4];
-            for px in block.chunks_exact(4) {
-                for (s, v) in sum.iter_mut().zip(px) {
-                    *s += v;
-                }
-            }
-            let alpha = sum[3];
-            for s in &sum[..3] {
-                out.push(if alpha == 0 { 0 } else { div_round(*s, alpha) });
-            }
-            out.push(div_round(alpha, n));
-        }
-    }
-    out
-}
-
-/// `column += premultiplied(row)` for RGBA; see [`add_row`].
-fn add_row_premultiplied(column: &mut [u64], row: &[u8]) {
-    let n = column.len().min(row.len()) / 4 * 4;
-    let (column, row) = (&mut column[..n], &row[..n]);
-    let mut i = 0;
-    while i < n {
-        let a = u64::from(row[i + 3]);
-        column[i] += u64::from(row[i]) * a;
-        column[i + 1] += u64::from(row[i + 1]) * a;
-        column[i + 2] += u64::from(row[i + 2]) * a;
-        column[i + 3] += a;
-        i += 4;
-    }
-}
-
-/// `n / d` rounded to nearest, as a channel value (`n / d` is at most 255).
-fn div_round(n: u64, d: u64) -> u8 {
-    u8::try_from((n + d / 2) / d.max(1)).unwrap_or(u8::MAX)
 }
 
 #[cfg(test)]
@@ -253,7 +165,14 @@ mod tests {
     fn resize_uniform_colour_stays_uniform() {
         let src = Pixels::Rgb(RgbImage::from_pixel(97, 61, Rgb([10, 120, 230])));
         for (w, h) in [(13, 7), (5, 3), (1, 1)] {
-            let out = resize(&mut Resizer::new(), &src, w, h, Crop::None).unwrap();
+            let out = resize(
+                &mut Resizer::new(),
+                &Reduced::whole(src.clone()),
+                w,
+                h,
+                Crop::None,
+            )
+            .unwrap();
             assert_eq!(
                 out,
                 Pixels::Rgb(RgbImage::from_pixel(w, h, Rgb([10, 120, 230])))
@@ -275,7 +194,7 @@ mod tests {
         for (w, h) in [(100, 25), (10, 5)] {
             let Pixels::Rgba(out) = resize(
                 &mut Resizer::new(),
-                &Pixels::Rgba(src.clone()),
+                &Reduced::whole(Pixels::Rgba(src.clone())),
                 w,
                 h,
                 Crop::None,
@@ -299,9 +218,14 @@ mod tests {
                 Rgb([0, 0, 255])
             }
         });
-        let Pixels::Rgb(out) =
-            resize(&mut Resizer::new(), &Pixels::Rgb(src), 5, 5, Crop::Centre).unwrap()
-        else {
+        let Pixels::Rgb(out) = resize(
+            &mut Resizer::new(),
+            &Reduced::whole(Pixels::Rgb(src)),
+            5,
+            5,
+            Crop::Centre,
+        )
+        .unwrap() else {
             panic!("alpha appeared");
         };
         // Lanczos taps reach a little past the crop edge (ringing), but an
@@ -346,7 +270,9 @@ mod tests {
         let src = Pixels::Rgb(src);
         let mut resizer = Resizer::new();
         for crop in [Crop::None, Crop::Centre] {
-            let Pixels::Rgb(two_step) = resize(&mut resizer, &src, 100, 60, crop).unwrap() else {
+            let Pixels::Rgb(two_step) =
+                resize(&mut resizer, &Reduced::whole(src.clone()), 100, 60, crop).unwrap()
+            else {
                 panic!("alpha appeared");
             };
             let Pixels::Rgb(direct) = run_direct(&src, 100, 60, crop) else {
@@ -383,39 +309,5 @@ mod tests {
         )
         .unwrap();
         Pixels::Rgb(RgbImage::from_raw(width, height, buf).unwrap())
-    }
-
-    #[test]
-    fn resize_box_reduce_averages_blocks_and_edges() {
-        // 5x3 RGB, factor 2x2: blocks of 4, 2 (right column), 2 (bottom
-        // row) and 1 pixel.
-        let src = RgbImage::from_fn(5, 3, |x, y| {
-            let v = u8::try_from(10 * (y * 5 + x)).unwrap();
-            Rgb([v, 0, 255])
-        });
-        let Pixels::Rgb(out) = box_reduce(&Pixels::Rgb(src), 2, 2) else {
-            panic!("alpha appeared");
-        };
-        assert_eq!(out.dimensions(), (3, 2));
-        let reds: Vec<u8> = out.pixels().map(|p| p[0]).collect();
-        // (0+10+50+60)/4=30, (20+30+70+80)/4=50, (40+90)/2=65,
-        // (100+110)/2=105, (120+130)/2=125, 140.
-        assert_eq!(reds, [30, 50, 65, 105, 125, 140]);
-        assert!(out.pixels().all(|p| p[1] == 0 && p[2] == 255));
-    }
-
-    #[test]
-    fn resize_box_reduce_weights_colour_by_alpha() {
-        let mut src = RgbaImage::from_pixel(2, 1, Rgba([0, 255, 0, 0]));
-        src.put_pixel(0, 0, Rgba([200, 0, 0, 100]));
-        let Pixels::Rgba(out) = box_reduce(&Pixels::Rgba(src), 2, 1) else {
-            panic!("alpha lost");
-        };
-        assert_eq!(out.get_pixel(0, 0), &Rgba([200, 0, 0, 50]));
-        let clear = RgbaImage::from_pixel(2, 2, Rgba([9, 9, 9, 0]));
-        let Pixels::Rgba(out) = box_reduce(&Pixels::Rgba(clear), 2, 2) else {
-            panic!("alpha lost");
-        };
-        assert_eq!(out.get_pixel(0, 0), &Rgba([0, 0, 0, 0]));
     }
 }

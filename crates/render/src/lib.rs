@@ -27,7 +27,7 @@ pub use request::{check_body, parse_request, RenderRequest};
 
 /// The recipe rendered when the request names none: spin.toml's default
 /// `recipes`, so `/render` and the pipeline make the same thumbnail.
-pub const DEFAULT_RECIPES: &str = "thumb=300x300,jpeg,q90";
+pub const DEFAULT_RECIPES: &str = "thumb=300x300,jpeg,q68";
 
 /// Largest request body accepted, in bytes: spin.toml's default
 /// `max_object_bytes`, the largest original the pipeline takes.

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use thumbflow::cores::{CallError, ImageFormat, ImageLimits};
+use thumbflow::runtime::CompileCache;
 use thumbflow::{InvocationLimits, Runtime, ThumbnailerCore};
 
 #[derive(Parser)]
@@ -53,6 +54,10 @@ struct Args {
     /// a shared machine only ever adds time).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
+    /// Write `/tmp/perf-PID.map` so `perf record` names the guest's
+    /// compiled functions (profiling the engine as it really runs).
+    #[arg(long)]
+    perf_map: bool,
 }
 
 fn main() -> ExitCode {
@@ -70,7 +75,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
         memory_bytes: args.max_memory_mib << 20,
         deadline: Duration::from_secs(60),
     };
-    let runtime = Runtime::new(limits)?;
+    let runtime = if args.perf_map {
+        let mut config = Runtime::config(&limits);
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        Runtime::from_config(config, limits, &CompileCache::Disabled)?
+    } else {
+        Runtime::new(limits)?
+    };
     let core = ThumbnailerCore::load(&runtime, &args.component).with_context(|| {
         format!(
             "loading {} (build it: cargo build --target wasm32-wasip2 --release -p thumbnailer-core)",

@@ -264,7 +264,7 @@ source = "worker.wasm"
         let vars = Variables::resolve(&manifest, &[], &no_env).unwrap();
         assert_eq!(vars.get("redis_address"), Some("redis://127.0.0.1:6379"));
         assert_eq!(vars.get("raw_channel"), Some("thumbflow.raw"));
-        assert_eq!(vars.get("recipes"), Some("thumb=300x300,jpeg,q90"));
+        assert_eq!(vars.get("recipes"), Some("thumb=300x300,jpeg,q68"));
         assert_eq!(vars.get("api_token"), Some(""));
         assert_eq!(vars.get("no_such_variable"), None);
         assert!(vars.is_secret("api_token") && vars.is_secret("webhook_secret"));

@@ -33,7 +33,7 @@ use self::checkpoint::Scope;
 use self::plan::ScanRules;
 
 /// The recipes `spin.toml` configures by default (its `recipes` variable).
-pub const DEFAULT_RECIPES: &str = "thumb=300x300,jpeg,q90";
+pub const DEFAULT_RECIPES: &str = "thumb=300x300,jpeg,q68";
 
 /// `thumbflow scan`'s command line.
 #[derive(clap::Args, Debug)]

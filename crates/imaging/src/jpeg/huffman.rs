@@ -133,7 +133,7 @@ impl<'a> BitReader<'a> {
         self.fake_bytes
     }
 
-    #[inline]
+    #[inline(always)]
     fn fill(&mut self) {
         // Fast path: four bytes, none of them 0xFF, in one load.
         if self.bits <= 32 && !self.stopped {
@@ -181,7 +181,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads `n` bits (0..=16) as an unsigned number.
-    #[inline]
+    #[inline(always)]
     pub(super) fn bits(&mut self, n: u32) -> u32 {
         if n == 0 {
             return 0;
@@ -196,13 +196,13 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads one bit.
-    #[inline]
+    #[inline(always)]
     pub(super) fn bit(&mut self) -> bool {
         self.bits(1) != 0
     }
 
     /// Reads `n` bits and sign-extends them as JPEG magnitude categories do.
-    #[inline]
+    #[inline(always)]
     pub(super) fn receive_extend(&mut self, n: u32) -> i32 {
         if n == 0 {
             return 0;
@@ -218,7 +218,7 @@ impl<'a> BitReader<'a> {
 
     /// One small AC coefficient in a single step, if the next bits hold
     /// one the table's `fast_ac` knows: `(run, value)`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn fast_ac(&mut self, table: &HuffTable) -> Option<(usize, i32)> {
         if self.bits < 16 {
             self.fill();
@@ -235,7 +235,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Decodes one Huffman symbol; `None` for a code not in the table.
-    #[inline]
+    #[inline(always)]
     pub(super) fn decode(&mut self, table: &HuffTable) -> Option<u8> {
         if self.bits < 16 {
             self.fill();

@@ -21,6 +21,7 @@
 //! level and, before the resize to thumbnail size, indistinguishable from
 //! libjpeg's "fancy" triangle upsampling.
 
+pub(crate) mod encode;
 mod huffman;
 mod idct;
 

@@ -45,6 +45,19 @@ pub fn png_with_idat(width: u32, height: u32, idat: &[u8]) -> Vec<u8> {
     png
 }
 
+/// The same PNG with its header saying Adam7-interlaced (IHDR CRC fixed):
+/// interlaced PNGs cannot be decoded a row at a time, so the engine budgets
+/// them as whole images.
+pub fn png_interlaced(png: &[u8]) -> Vec<u8> {
+    let mut out = png.to_vec();
+    // Signature (8), IHDR length and type (8), then width, height, depth,
+    // colour, compression, filter, interlace: the flag is byte 28.
+    out[28] = 1;
+    let crc = crc32(&out[12..29]);
+    out[29..33].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
 /// A structurally valid PNG of a few dozen bytes whose header claims
 /// `width` x `height` RGB pixels; its IDAT is empty, so any attempt to
 /// decode pixels fails with a decode error.
