@@ -128,9 +128,7 @@ pub fn stage_line(
 
 /// The canonical event id (32 hex digits) after the last `event=` of `line`.
 pub(crate) fn event_of(line: &str) -> Option<&str> {
-    let start = line.rfind("event=")? + "event=".len();
-    let id = line.get(start..start + 32)?;
-    id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
+    crate::trigger::id_after(line, "event=")
 }
 
 #[cfg(test)]

@@ -203,16 +203,7 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
     let bytes = std::fs::read(root().join("tests/fixtures/images/upright.jpg")).unwrap();
     let put = pipeline.put("cli/watched.jpg", bytes, "image/jpeg").await;
     assert_eq!(put.status(), 201);
-    let watched = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut stdout = watch.stdout.take().unwrap();
-        let mut text = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut text)
-            .await
-            .unwrap();
-        text
-    })
-    .await
-    .expect("watch printed three events");
+    let watched = stdout_of(&mut watch, "watch printed three events").await;
     let events: Vec<serde_json::Value> = watched
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -231,16 +222,7 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
         "{watched}"
     );
     assert_eq!(watch.wait().await.unwrap().code(), Some(0));
-    let watched = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut stdout = remote.stdout.take().unwrap();
-        let mut text = String::new();
-        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut text)
-            .await
-            .unwrap();
-        text
-    })
-    .await
-    .expect("watch --url printed four events");
+    let watched = stdout_of(&mut remote, "watch --url printed four events").await;
     let mut seen: Vec<(String, String)> = watched
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -418,4 +400,18 @@ async fn cli_uploads_folders_reports_failures_and_speaks_json() {
         text.contains("thumbflow_queued_messages{component=\"thumbnailer\"}"),
         "{text}"
     );
+}
+
+/// Everything `child` prints on stdout until it exits (within a minute).
+async fn stdout_of(child: &mut tokio::process::Child, what: &str) -> String {
+    let mut stdout = child.stdout.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut text)
+            .await
+            .unwrap();
+        text
+    })
+    .await
+    .expect(what)
 }

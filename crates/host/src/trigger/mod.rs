@@ -31,7 +31,13 @@ pub(crate) fn log_output(component: &str, state: &HostState, started: std::time:
 
 /// The W3C trace id (32 hex digits) after the last `trace=` of `line`.
 fn trace_of(line: &str) -> Option<&str> {
-    let start = line.rfind("trace=")? + "trace=".len();
+    id_after(line, "trace=")
+}
+
+/// The 32 hex digits after the last `tag` of `line` (a stage's
+/// `trace=<id>` or `event=<id>`).
+pub(crate) fn id_after<'l>(line: &'l str, tag: &str) -> Option<&'l str> {
+    let start = line.rfind(tag)? + tag.len();
     let id = line.get(start..start + 32)?;
     id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
 }

@@ -55,14 +55,10 @@ impl RealSpin {
         redis: &Redis,
         variables: &[(&str, &str)],
     ) -> Self {
-        let mut vars = vec![("redis_address", redis.url())];
-        vars.extend(variables.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let channels = ["thumbflow.raw", "thumbflow.images", "thumbflow.thumbnails"]
-            .map(str::to_owned)
-            .to_vec();
-        let spin = Self::spawn(bin, manifest, &vars, channels).await;
-        spin.endpoint.wait_subscribed(redis).await;
-        spin
+        let redis_address = redis.url();
+        let mut all = vec![("redis_address", redis_address.as_str())];
+        all.extend_from_slice(variables);
+        Self::start_with(bin, manifest, redis, &all).await
     }
 
     /// Run `manifest` with exactly `variables` (none: every variable at its
